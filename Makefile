@@ -1,0 +1,58 @@
+# depix — `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU build of torch by default (this pin matches the wheel shipped on the project's CPU machines).
+# With an NVIDIA GPU:  make install TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu128
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2 fonts-noto-mono \
+	fonts-freefont-ttf fonts-firacode fonts-hack fonts-inconsolata fonts-roboto fonts-open-sans \
+	fonts-cantarell fonts-droid-fallback
+
+.PHONY: help install system-deps train test test-fast lint format bench eval clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: system-deps $(VENV)/.installed  ## venv + CPU torch + depix (editable) + OCR and fonts
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PIP) -e ".[dev]"
+	touch $@
+
+system-deps:  ## Tesseract (OCR metric) and screenshot fonts from Debian, when apt is available
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+		if [ -n "$$missing" ]; then \
+			echo "apt-get install $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		fi; \
+	else \
+		echo "note: install tesseract-ocr and some TrueType fonts with your package manager" \
+		     "(OCR metrics are skipped without Tesseract; fonts widen the synthetic data)"; \
+	fi
+
+train: install  ## the quick-start run: CPU, a few minutes, writes runs/quickstart/
+	$(VENV)/bin/depix-train experiment=quickstart
+
+test: install  ## the whole test suite (CPU, no network)
+	$(PY) -m pytest -q
+
+test-fast: install  ## tests without the slow (training) ones
+	$(PY) -m pytest -q -m "not slow"
+
+lint:  ## ruff lint + format check
+	$(VENV)/bin/ruff check depix tests
+	$(VENV)/bin/ruff format --check depix tests
+
+format:  ## ruff fix + format
+	$(VENV)/bin/ruff check --fix depix tests
+	$(VENV)/bin/ruff format depix tests
+
+clean:  ## remove caches (keeps runs/ and .venv)
+	rm -rf .pytest_cache .ruff_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

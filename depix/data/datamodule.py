@@ -1,0 +1,93 @@
+"""The DataModule owns all data logic: clean images on the CPU, pixelation on the device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from depix.degrade.pipeline import Degradation
+
+
+class DepixDataModule(pl.LightningDataModule):
+    """Yields batches ``{"image": clean, "input": degraded, "params": {...}, "text": [...]}``.
+
+    Data loaders return only clean images; ``on_after_batch_transfer`` degrades them on the
+    device the batch now lives on (CPU, GPU, each DDP rank). Training draws degradation
+    parameters from a generator that is part of the checkpoint (``state_dict``), so a
+    resumed run continues the same stream; validation and test seed the generator from the
+    batch's first sample, so every run sees the same degraded validation set.
+    """
+
+    def __init__(
+        self,
+        train: Dataset,
+        val: Dataset,
+        degradation: Degradation,
+        test: Dataset | None = None,
+        batch_size: int = 16,
+        val_batch_size: int | None = None,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.train_set, self.val_set, self.test_set = train, val, test
+        self.degradation = degradation
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size or batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def setup(self, stage: str | None = None) -> None:
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        if rank and not getattr(self, "_rank_seeded", False):
+            # Each DDP rank degrades its own shard differently.
+            self.generator.manual_seed(self.seed + 7919 * rank)
+            self._rank_seeded = True
+
+    def _loader(self, dataset: Dataset | None, batch_size: int, shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise ValueError("this DataModule has no dataset for that stage (set data.test)")
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            drop_last=shuffle,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, self.val_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set or self.val_set, self.val_batch_size, shuffle=False)
+
+    def _generator_for(self, batch: dict) -> torch.Generator:
+        if self.trainer is not None and self.trainer.training:
+            return self.generator
+        return torch.Generator().manual_seed(int(batch["seed"][0]))
+
+    def degrade(self, batch: dict, generator: torch.Generator | None = None) -> dict:
+        """Add ``input`` (degraded ``image``) and the degradation ``params`` to ``batch``."""
+        generator = generator or self._generator_for(batch)
+        batch["input"], batch["params"] = self.degradation(batch["image"], generator)
+        return batch
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        return self.degrade(batch)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "generator" in state_dict:
+            self.generator.set_state(state_dict["generator"])
+            self._rank_seeded = True

@@ -1,0 +1,63 @@
+"""A degradation = a list of ops, each drawing per-sample parameters and applying them batched.
+
+Parameters are drawn on the CPU from an explicit ``torch.Generator`` (so validation is
+reproducible and the training stream can be checkpointed) and moved to the batch's device;
+the pixel work then runs on that device in one batched call per op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+
+Params = dict[str, torch.Tensor]
+
+
+class DegradationOp(Protocol):
+    """One step of a degradation: ``sample`` draws per-sample parameters, ``apply`` uses them."""
+
+    name: str
+
+    def sample(self, n: int, generator: torch.Generator) -> Params: ...
+
+    def apply(self, x: torch.Tensor, params: Params) -> torch.Tensor: ...
+
+
+class Degradation:
+    """Runs its ops in order; returns the degraded batch and every op's parameters.
+
+    The returned parameters are keyed ``"<op name>.<param>"`` (e.g. ``"pixelate.block_h"``)
+    so metrics such as mosaic consistency can reuse the exact grid of each sample.
+    """
+
+    def __init__(self, ops: Sequence[DegradationOp]) -> None:
+        names = [op.name for op in ops]
+        if len(set(names)) != len(names):
+            raise ValueError(f"degradation op names must be unique, got {names}")
+        self.ops = list(ops)
+
+    def sample(self, n: int, generator: torch.Generator) -> Params:
+        params: Params = {}
+        for op in self.ops:
+            for key, value in op.sample(n, generator).items():
+                params[f"{op.name}.{key}"] = value
+        return params
+
+    def apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        for op in self.ops:
+            prefix = f"{op.name}."
+            own = {
+                k[len(prefix) :]: v.to(x.device) for k, v in params.items() if k.startswith(prefix)
+            }
+            x = op.apply(x, own)
+        return x.clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, Params]:
+        params = self.sample(x.shape[0], generator)
+        return self.apply(x, params), params
+
+    def __repr__(self) -> str:
+        return f"Degradation({', '.join(repr(op) for op in self.ops)})"

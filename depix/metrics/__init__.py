@@ -1,0 +1,1 @@
+"""Metrics beyond torchmetrics' image metrics: OCR readability."""

@@ -1,0 +1,1 @@
+"""Networks, the LightningModule that trains them, and loading of trained models."""

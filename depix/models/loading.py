@@ -1,0 +1,98 @@
+"""Load a trained network for evaluation or restoration, from the run's own saved config.
+
+Two file kinds are accepted, both read with weights-only unpickling:
+  * a Lightning checkpoint written by ``depix-train`` (``state_dict`` + ``depix_config``);
+  * an exported model (``export_model``): ``{"format": "depix-model", "config", "state_dict"}``,
+    a few MB, what the package ships.
+A run folder may be given instead of a file: its ``checkpoints/best.ckpt`` (else ``last.ckpt``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from torch import nn
+
+from depix.callbacks.checkpoint_io import CheckpointLoadError, load_checkpoint_file
+
+EXPORT_FORMAT = "depix-model"
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference and the composed config of the run that trained it."""
+
+    net: nn.Module
+    config: dict[str, Any]
+    path: Path
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A file as is; a run folder -> its best (else last) checkpoint; clear error otherwise."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        for name in ("checkpoints/best.ckpt", "checkpoints/last.ckpt", "model.pt"):
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointLoadError(f"run folder {path} holds no checkpoints/best.ckpt or last.ckpt")
+    if not path.is_file():
+        raise CheckpointLoadError(f"checkpoint {path} does not exist")
+    return path
+
+
+def net_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The network's weights from either file kind (EMA weights first when present)."""
+    if checkpoint.get("format") == EXPORT_FORMAT:
+        return checkpoint["state_dict"]
+    ema = checkpoint.get("ema_state_dict")
+    if ema:
+        return ema
+    state = checkpoint.get("state_dict", {})
+    return {k[len("net.") :]: v for k, v in state.items() if k.startswith("net.")}
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the network from the config stored with it and load its weights."""
+    file = resolve_checkpoint(path)
+    checkpoint = load_checkpoint_file(file)
+    config = (
+        checkpoint.get("config")
+        if checkpoint.get("format") == EXPORT_FORMAT
+        else checkpoint.get("depix_config")
+    )
+    if not config or "model" not in config:
+        raise CheckpointLoadError(
+            f"{file} carries no depix config (was it written by depix-train?); cannot rebuild its network"
+        )
+    try:
+        net = hydra.utils.instantiate(config["model"])
+        state = {
+            k: v.float() if v.is_floating_point() else v
+            for k, v in net_state_dict(checkpoint).items()
+        }
+        net.load_state_dict(state, strict=True)
+    except Exception as error:
+        raise CheckpointLoadError(
+            f"{file}: its weights do not fit the network its config describes ({error})"
+        ) from error
+    return LoadedModel(net=net.to(device).eval(), config=config, path=file)
+
+
+def export_model(checkpoint_path: str | Path, out: str | Path, half: bool = False) -> Path:
+    """Write the small inference file (config + network weights, optionally float16)."""
+    file = resolve_checkpoint(checkpoint_path)
+    checkpoint = load_checkpoint_file(file)
+    state = net_state_dict(checkpoint)
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    config = checkpoint.get("depix_config") or checkpoint.get("config")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    torch.save({"format": EXPORT_FORMAT, "config": config, "state_dict": state}, tmp)
+    tmp.replace(out)
+    return out
