@@ -2,7 +2,7 @@
 
 Tools differ, and a model trained on one mode fails on another (the classic matcher
 recovers nothing when the mode is wrong). All modes return 8-bit values, as a saved file
-has: ``srgb`` rounds the mean of the sRGB values (GIMP, Photoshop, most editors);
+has: ``srgb`` rounds (half up) the mean of the 8-bit sRGB values (GIMP, most editors);
 ``srgb_trunc`` truncates it (integer division in C/C# tools such as Greenshot);
 ``linear`` averages in linear light (colour-managed pipelines, GPU mipmaps with sRGB
 textures); ``center`` and ``corner`` take one pixel per cell instead of the mean (nearest-
@@ -34,14 +34,13 @@ def pixelate_mode(
 ) -> torch.Tensor:
     """Pixelate ``x`` (B, 3, H, W) in [0, 1] with one averaging ``mode`` for the whole batch."""
     grid = (block_h, block_w, offset_y, offset_x)
-    if mode == "srgb":
-        # round(mean) exactly as Pixelate + Quantize(8) did before modes existed.
-        return _to_8bit(mosaic(x, *grid, box=box))
-    if mode == "srgb_trunc":
-        # Sums of 8-bit integers are exact in float32 and the division is correctly
-        # rounded, so floor() gives the integer division of the tools exactly.
+    if mode in ("srgb", "srgb_trunc"):
+        # Tools average the 8-bit pixels. Sums of 8-bit integers are exact in float32 and
+        # the division is correctly rounded, so floor() is exactly the integer division
+        # (truncation) and floor(mean + 0.5) exactly round-half-up; a float mean of k/255
+        # values would round ties either way by accident.
         levels = mosaic(torch.round(x.clamp(0, 1) * 255), *grid, box=box)
-        return torch.floor(levels) / 255
+        return torch.floor(levels if mode == "srgb_trunc" else levels + 0.5) / 255
     if mode == "linear":
         # kornia's sRGB transfer functions: the standard piecewise curve, on the device.
         mean = mosaic(rgb_to_linear_rgb(x.clamp(0, 1)), *grid, box=box)
