@@ -12,6 +12,7 @@ from depix.degrade.averaging import MODES, pixelate_mode
 from depix.degrade.colours import ReduceColours
 from depix.degrade.filters import Blur, Noise
 from depix.degrade.jpeg import Jpeg
+from depix.degrade.jpeg_codec import quality_tables
 from depix.degrade.mosaic import mosaic
 from depix.degrade.ops import Pixelate, Quantize
 from depix.degrade.pipeline import Degradation
@@ -199,8 +200,6 @@ def _run(op, x, seed=0):
 
 def test_rescale_matches_per_sample_resize():
     """Grouping by (factor, mode, down) gives what resizing each sample alone gives."""
-    from kornia.geometry.transform import resize
-
     x = eight_bit(12, 3, 24, 40).float()
     op = Rescale(p=1.0, factors=[1.25, 1.5, 1.75], down_p=0.5)
     out, params = _run(op, x)
@@ -210,8 +209,10 @@ def test_rescale_matches_per_sample_resize():
         down = bool(params["down"][i])
         s = 1 / f if down else f
         mid = (round(24 * s), round(40 * s))
-        y = resize(x[i : i + 1], mid, interpolation=mode, antialias=down and mode != "nearest")
-        y = resize(y, (24, 40), interpolation=mode, antialias=not down and mode != "nearest")
+        kw = {} if mode == "nearest" else {"align_corners": False}
+        aa = mode != "nearest"
+        y = F.interpolate(x[i : i + 1], mid, mode=mode, antialias=aa and down, **kw)
+        y = F.interpolate(y, (24, 40), mode=mode, antialias=aa and not down, **kw)
         torch.testing.assert_close(out[i : i + 1], y, rtol=0, atol=1e-6)
 
 
@@ -233,8 +234,9 @@ def _pil_jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("quality", [50, 75, 95])
 def test_jpeg_is_close_to_libjpeg_at_the_same_quality(quality):
-    """kornia's codec is not libjpeg bit for bit: stated tolerance, PSNR > 40 dB to PIL's
-    output and clearly closer to it than the uncompressed input is."""
+    """Our float DCT is not libjpeg's integer one bit for bit: stated tolerance, PSNR
+    > 43 dB to PIL's output (measured 46-51 dB) and clearly closer to it than the
+    uncompressed input is."""
     from depix.data.synthetic_text import SyntheticTextDataset
 
     ds = SyntheticTextDataset(length=6, seed=5)
@@ -243,9 +245,19 @@ def test_jpeg_is_close_to_libjpeg_at_the_same_quality(quality):
     out, _ = _run(Jpeg(p=1.0, quality=(quality, quality)), x)
     ref = torch.stack([_pil_jpeg(x[i], quality) for i in range(6)])
     psnr = -10 * torch.log10(((out - ref) ** 2).mean())
-    assert psnr > 40
+    assert psnr > 43
     assert (out - ref).abs().mean() < 0.75 * (x - ref).abs().mean()
     assert torch.equal(out, torch.round(out * 255) / 255)  # decoders write 8-bit
+
+
+@pytest.mark.parametrize("quality", [1, 10, 37, 50, 75, 99, 100])
+def test_jpeg_tables_are_libjpegs(quality):
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(buffer, "JPEG", quality=quality)
+    with Image.open(buffer) as image:
+        luma, chroma = (torch.tensor(list(image.quantization[i])).float() for i in (0, 1))
+    ours = quality_tables(torch.tensor([quality]))
+    assert torch.equal(ours[0].flatten(), luma) and torch.equal(ours[1].flatten(), chroma)
 
 
 def test_jpeg_per_sample_quality_and_odd_sizes():

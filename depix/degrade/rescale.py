@@ -4,9 +4,11 @@ A redacted image seen at 125/150/175 % display scaling, or a screenshot of a zoo
 viewer, has blurred or ringing cell edges and cells that are no longer whole pixels. The
 op resizes by ``factor`` (or by ``1 / factor`` when ``down``, a zoomed-out copy enlarged
 again) and then back to the original size, so the result stays pixel-aligned with the
-clean target; the way back is antialiased, as the capture of a scaled display averages.
-kornia's ``resize`` does both steps on the device (one call per distinct factor/mode pair,
-a handful per batch).
+clean target; the shrinking step is antialiased, as the capture of a scaled display
+averages. Both steps are ``torch.nn.functional.interpolate`` on the device, one call per
+distinct factor/mode/direction (a handful per batch). Not kornia's ``resize``: its
+antialiasing is a Gaussian pre-blur that cost ~15x torch's native antialiased kernel on
+CPU (240 vs 16 ms per 16x3x84x336 batch), and the native one matches PIL's resize.
 """
 
 from __future__ import annotations
@@ -14,12 +16,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from kornia.geometry.transform import resize
+import torch.nn.functional as F
 
 from depix.degrade.ops import RandomOp
 from depix.degrade.pipeline import Params
 
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int], mode: str, shrink: bool) -> torch.Tensor:
+    """``interpolate`` with antialiasing when shrinking (nearest has none, as in tools)."""
+    if mode == "nearest":
+        return F.interpolate(x, size, mode="nearest")
+    return F.interpolate(x, size, mode=mode, align_corners=False, antialias=shrink)
 
 
 class Rescale(RandomOp):
@@ -67,8 +76,5 @@ class Rescale(RandomOp):
             factor, mode, down = key[0] / 100, INTERPOLATIONS[int(key[1])], bool(key[2])
             scale = 1 / factor if down else factor
             mid = (max(1, round(h * scale)), max(1, round(w * scale)))
-            y = resize(x[idx], mid, interpolation=mode, antialias=down and mode != "nearest")
-            out[idx] = resize(
-                y, (h, w), interpolation=mode, antialias=not down and mode != "nearest"
-            )
+            out[idx] = _resize(_resize(x[idx], mid, mode, shrink=down), (h, w), mode, not down)
         return out
