@@ -24,6 +24,7 @@ def test_tiny_run_writes_outputs_and_beats_the_input(tiny_cfg):
         "data.train.length=8",
         "data.val.length=8",
         "data.batch_size=8",
+        "degradation=plain",  # a fixed, simple task: this tests training, not realism
         "degradation.ops.0.block=[4,4]",
         "model.widths=[16,32,64]",
         "optimizer.lr=2e-3",

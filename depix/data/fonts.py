@@ -70,9 +70,41 @@ def discover_fonts(split: str = "all") -> tuple[str, ...]:
     return tuple(fonts) if fonts else (BUILTIN,)
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=4096)
 def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
     """A cached font object; font files are parsed once per process and size."""
     if path == BUILTIN:
         return ImageFont.load_default(size=size)
     return ImageFont.truetype(path, size=size)
+
+
+_BOLD_WORDS = ("bold", "black", "heavy", "semibold")
+
+
+def is_monospaced(path: str) -> bool:
+    """True when ``i`` and ``M`` advance equally: code-editor and terminal fonts."""
+    font = load_font(path, 20)
+    narrow, wide = font.getlength("i" * 10), font.getlength("M" * 10)
+    return abs(narrow - wide) < 0.01 * wide
+
+
+def is_bold(path: str) -> bool:
+    """Bold (or heavier) by the file name, the only portable source offline."""
+    name = Path(path).name.lower()
+    return any(word in name for word in _BOLD_WORDS)
+
+
+@lru_cache(maxsize=8)
+def fonts_by_kind(split: str = "all") -> dict[str, tuple[str, ...]]:
+    """The fonts of ``split`` classified as ``mono``/``proportional`` x ``regular``/``bold``.
+
+    Keys ``"mono"``, ``"mono_bold"``, ``"proportional"``, ``"proportional_bold"``; an empty
+    class is left out, so callers fall back to what exists (e.g. the built-in font only).
+    """
+    classes: dict[str, list[str]] = {}
+    for path in discover_fonts(split):
+        kind = "mono" if is_monospaced(path) else "proportional"
+        if is_bold(path):
+            kind += "_bold"
+        classes.setdefault(kind, []).append(path)
+    return {kind: tuple(paths) for kind, paths in classes.items()}

@@ -1,8 +1,24 @@
-"""Render one line of text the way it looks in a screenshot (PIL, CPU, in data-loader workers)."""
+"""Render text the way it looks in a screenshot (PIL + numpy, CPU, in data-loader workers).
+
+A line is drawn once as a glyph *coverage* mask and composited over a background image:
+``out = background + (foreground - background) * coverage``. Foreground and background
+are per-pixel images, so syntax-highlight colours (one colour per token span) and selection
+highlights (a rectangle behind a character span) cost a few array slices, not extra text
+draws. Coverage comes in four kinds, as screenshots show them:
+
+- ``grey``: FreeType's hinted grey-scale anti-aliasing (Linux, most apps);
+- ``none``: 1-bit, aliased glyphs (old Windows, terminals without smoothing);
+- ``unhinted``: drawn 4x larger and box-reduced (macOS-like, no hinting, fractional positions);
+- ``subpixel``: ClearType-like RGB anti-aliasing: drawn at 3x horizontal resolution (3x size,
+  reduced 3x vertically only), filtered with the FIR ``[1, 2, 3, 2, 1] / 9`` and split into
+  R, G, B sub-pixels (or B, G, R), which gives grey text its colour fringes.
+"""
 
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,25 +26,52 @@ from PIL import Image, ImageDraw
 
 from depix.data.fonts import load_font
 
+ANTIALIAS = ("grey", "none", "unhinted", "subpixel")
+# (horizontal, vertical) drawing scale of each anti-aliasing kind.
+_SCALE = {"grey": (1, 1), "none": (1, 1), "unhinted": (4, 4), "subpixel": (3, 3)}
+_SUBPIXEL_FIR = np.array([1, 2, 3, 2, 1], dtype=np.float32) / 9
+_TOKEN = re.compile(r"\w+|\s+|[^\w\s]+")
+
+Colour = tuple[int, int, int]
+
 
 @dataclass(frozen=True)
 class LineStyle:
-    """Everything that decides how a line looks; drawn at random by ``random_style``."""
+    """Everything that decides how text looks; drawn at random by the dataset's ``random_style``.
+
+    ``font_size`` may be fractional (different hinting of the same face);
+    ``token_colours`` (syntax highlighting) colours each word/punctuation run with one of
+    them, chosen by ``colour_seed``; ``selection`` = ``(line, start, end)`` as fractions of
+    that line's characters, drawn in ``selection_colour`` behind the glyphs.
+    """
 
     font: str
-    font_size: int
-    foreground: tuple[int, int, int]
-    background: tuple[int, int, int]
+    font_size: float
+    foreground: Colour
+    background: Colour
     x: int
     y_jitter: int
+    antialias: str = "grey"
+    subpixel_bgr: bool = False
+    letter_spacing: float = 0.0
+    line_gap: int = 0
+    token_colours: tuple[Colour, ...] = ()
+    colour_seed: int = 0
+    selection: tuple[int, float, float] | None = None
+    selection_colour: Colour = (173, 214, 255)
+
+    def __post_init__(self) -> None:
+        if self.antialias not in ANTIALIAS:
+            raise ValueError(f"antialias must be one of {ANTIALIAS}, got {self.antialias!r}")
 
 
-def _luminance(rgb: tuple[int, int, int]) -> float:
+def luminance(rgb: Sequence[int]) -> float:
+    """Relative luminance-like weight of an sRGB colour in [0, 1] (Rec. 709 weights)."""
     r, g, b = (c / 255.0 for c in rgb)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def random_colours(rng: random.Random, min_contrast: float = 0.35) -> tuple[tuple, tuple]:
+def random_colours(rng: random.Random, min_contrast: float = 0.35) -> tuple[Colour, Colour]:
     """A foreground/background pair: light or dark theme, sometimes coloured, always legible."""
     for _ in range(100):
         dark = rng.random() < 0.35
@@ -40,32 +83,142 @@ def random_colours(rng: random.Random, min_contrast: float = 0.35) -> tuple[tupl
             fg = (255 - base,) * 3 if dark else (rng.randint(0, 60),) * 3
         else:  # coloured text (links, syntax highlighting, labels)
             fg = tuple(rng.randint(0, 255) for _ in range(3))
-        if abs(_luminance(fg) - _luminance(bg)) >= min_contrast:
+        if abs(luminance(fg) - luminance(bg)) >= min_contrast:
             return fg, bg
     return (0, 0, 0), (255, 255, 255)
 
 
-def fit_text(text: str, font, max_width: int) -> str:
+def legible_colours(
+    rng: random.Random, background: Colour, count: int, min_contrast: float = 0.3
+) -> tuple[Colour, ...]:
+    """Up to ``count`` random colours that read on ``background`` (a syntax theme)."""
+    found: list[Colour] = []
+    for _ in range(20 * count):
+        colour = tuple(rng.randint(0, 255) for _ in range(3))
+        if abs(luminance(colour) - luminance(background)) >= min_contrast:
+            found.append(colour)
+            if len(found) == count:
+                break
+    return tuple(found)
+
+
+def text_width(text: str, font, letter_spacing: float = 0.0) -> float:
+    """Advance width of ``text`` in pixels, with ``letter_spacing`` after every character."""
+    return font.getlength(text) + letter_spacing * len(text)
+
+
+def fit_text(text: str, font, max_width: int, letter_spacing: float = 0.0) -> str:
     """Cut ``text`` at the end so it fits ``max_width`` pixels (at least one character)."""
-    while len(text) > 1 and font.getlength(text) > max_width:
-        text = (
-            text[: max(1, int(len(text) * max_width / font.getlength(text)) - 1)].rstrip()
-            or text[:1]
-        )
+    while len(text) > 1 and text_width(text, font, letter_spacing) > max_width:
+        ratio = max_width / text_width(text, font, letter_spacing)
+        text = text[: max(1, int(len(text) * ratio) - 1)].rstrip() or text[:1]
     return text
 
 
-def render_line(text: str, style: LineStyle, height: int, width: int) -> tuple[Image.Image, str]:
-    """Draw ``text`` on a ``height`` x ``width`` canvas; returns the RGB image and the text shown.
+def _char_edges(line: str, font, x: float, spacing: float) -> np.ndarray:
+    """x of each character boundary (len(line) + 1 values), in the drawing font's pixels."""
+    return np.array([x + font.getlength(line[:i]) + spacing * i for i in range(len(line) + 1)])
 
-    The text is cut to what fits, so the returned string is exactly what is visible (the
-    OCR metric compares against it).
+
+def _coverage(
+    lines: Sequence[str],
+    style: LineStyle,
+    font,
+    origins: Sequence[tuple[float, float]],
+    height: int,
+    width: int,
+) -> np.ndarray:
+    """Glyph coverage in [0, 1], (H, W, 1) or (H, W, 3) for sub-pixel anti-aliasing."""
+    sx, sy = _SCALE[style.antialias]
+    mask = Image.new("L", (width * sx, height * sy), 0)
+    draw = ImageDraw.Draw(mask)
+    if style.antialias == "none":
+        draw.fontmode = "1"
+    spacing = style.letter_spacing * sx
+    for line, (x, y) in zip(lines, origins):
+        if spacing:
+            edges = _char_edges(line, font, x * sx, spacing)
+            for char, left in zip(line, edges):
+                if not char.isspace():  # PIL cannot draw a lone space (empty mask)
+                    draw.text((left, y * sy), char, fill=255, font=font)
+        else:
+            draw.text((x * sx, y * sy), line, fill=255, font=font)
+    if style.antialias == "subpixel":
+        sub = np.asarray(mask.reduce((1, sy)), dtype=np.float32)  # (H, 3W): sub-pixel columns
+        padded = np.pad(sub, ((0, 0), (2, 2)))
+        sub = sum(w * padded[:, i : i + sub.shape[1]] for i, w in enumerate(_SUBPIXEL_FIR))
+        cov = sub.reshape(height, width, 3)
+        return (cov[..., ::-1] if style.subpixel_bgr else cov) / 255.0
+    if sx > 1:
+        mask = mask.reduce((sx, sy))
+    return np.asarray(mask, dtype=np.float32)[..., None] / 255.0
+
+
+def render_lines(
+    lines: Sequence[str], style: LineStyle, height: int, width: int
+) -> tuple[Image.Image, str]:
+    """Draw ``lines`` on a ``height`` x ``width`` canvas; returns the RGB image and the text shown.
+
+    Lines that do not fit vertically are dropped and each line is cut to what fits
+    horizontally, so the returned string (lines joined by ``"\\n"``) is exactly what is
+    visible (the OCR metric compares against it). At least one line is always drawn.
     """
-    font = load_font(style.font, style.font_size)
-    shown = fit_text(text, font, width - style.x - 1)
-    image = Image.new("RGB", (width, height), style.background)
-    draw = ImageDraw.Draw(image)
-    left, top, right, bottom = draw.textbbox((0, 0), shown, font=font)
-    y = (height - (bottom - top)) // 2 - top + style.y_jitter
-    draw.text((style.x, y), shown, fill=style.foreground, font=font)
-    return image, shown
+    if not lines:
+        raise ValueError("render_lines needs at least one line of text")
+    sx, sy = _SCALE[style.antialias]
+    font = load_font(style.font, style.font_size * sy if sy > 1 else style.font_size)
+    ascent, descent = font.getmetrics()
+    line_h = (ascent + descent) / sy + style.line_gap
+    count = max(1, min(len(lines), int((height + style.line_gap) // line_h)))
+    scaled_spacing = style.letter_spacing * sx
+    shown = [
+        fit_text(line, font, (width - style.x - 1) * sx, scaled_spacing) for line in lines[:count]
+    ]
+    # Centre the block of line boxes (ascender to descender): no ink bounding box, which
+    # would lay the text out a second time.
+    block = count * line_h - style.line_gap
+    y0 = (height - block) / 2 + style.y_jitter
+    if block <= height:
+        y0 = min(max(y0, 0.0), height - block)
+    tops = [y0 + k * line_h for k in range(count)]
+    origins = [(float(style.x), top) for top in tops]
+    cov = _coverage(shown, style, font, origins, height, width)
+
+    plain = not style.token_colours and style.selection is None
+    if plain:  # one colour each: broadcast, no per-pixel colour images
+        fg = np.asarray(style.foreground, dtype=np.float32)
+        bg = np.asarray(style.background, dtype=np.float32)
+        return _to_image(bg + (fg - bg) * cov), "\n".join(shown)
+    fg = np.empty((height, width, 3), dtype=np.float32)
+    fg[:] = style.foreground
+    bg = np.empty_like(fg)
+    bg[:] = style.background
+    colour_rng = random.Random(style.colour_seed)
+    for k, (line, (x, _)) in enumerate(zip(shown, origins)):
+        rows = slice(max(0, int(tops[k])), max(0, int(np.ceil(tops[k] + line_h))))
+        if not style.token_colours and (style.selection is None or style.selection[0] != k):
+            continue
+        edges = _char_edges(line, font, x * sx, scaled_spacing) / sx
+        if style.token_colours:
+            for match in _TOKEN.finditer(line):
+                if match.group().isspace():
+                    continue
+                colour = colour_rng.choice(style.token_colours + (style.foreground,))
+                a, b = int(edges[match.start()]), int(np.ceil(edges[match.end()]))
+                fg[rows, a:b] = colour
+        if style.selection is not None and style.selection[0] == k:
+            _, start, end = style.selection
+            i, j = int(start * len(line)), max(int(start * len(line)) + 1, int(end * len(line)))
+            bg[rows, int(edges[i]) : int(np.ceil(edges[min(j, len(line))]))] = (
+                style.selection_colour
+            )
+    return _to_image(bg + (fg - bg) * cov), "\n".join(shown)
+
+
+def _to_image(rgb: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
+
+
+def render_line(text: str, style: LineStyle, height: int, width: int) -> tuple[Image.Image, str]:
+    """Draw one line of ``text``; see ``render_lines``."""
+    return render_lines([text], style, height, width)

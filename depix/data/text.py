@@ -299,6 +299,27 @@ def password(rng: random.Random) -> str:
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(6, 16)))
 
 
+def uuid_like(rng: random.Random) -> str:
+    """A UUID (request ids, API keys in dashboards), in its usual 8-4-4-4-12 groups."""
+    hexes = "".join(rng.choice("0123456789abcdef") for _ in range(32))
+    return "-".join(hexes[a:b] for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32)))
+
+
+def code_line(rng: random.Random) -> str:
+    """A line of code or config that holds a secret, as seen in editors and terminals."""
+    key = rng.choice(["api_key", "token", "password", "SECRET_KEY", "db_pass", "auth"])
+    value = rng.choice([hex_token, password, uuid_like])(rng)
+    return rng.choice(
+        [
+            f'{key} = "{value}"',
+            f"export {key.upper()}={value}",
+            f'"{key}": "{value}",',
+            f"{key}: {value}",
+            f"const {key} = '{value}';",
+        ]
+    )
+
+
 GENERATORS = {
     "words": word_phrase,
     "name": person_name,
@@ -308,6 +329,8 @@ GENERATORS = {
     "id": identifier,
     "hex": hex_token,
     "password": password,
+    "uuid": uuid_like,
+    "code": code_line,
 }
 
 

@@ -7,6 +7,7 @@ the pixel work then runs on that device in one batched call per op.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -16,7 +17,11 @@ Params = dict[str, torch.Tensor]
 
 
 class DegradationOp(Protocol):
-    """One step of a degradation: ``sample`` draws per-sample parameters, ``apply`` uses them."""
+    """One step of a degradation: ``sample`` draws per-sample parameters, ``apply`` uses them.
+
+    ``sample`` may also take a keyword ``size`` (the image's ``(H, W)``) when its
+    parameters are in pixels (e.g. the box of a partial pixelation).
+    """
 
     name: str
 
@@ -38,10 +43,15 @@ class Degradation:
             raise ValueError(f"degradation op names must be unique, got {names}")
         self.ops = list(ops)
 
-    def sample(self, n: int, generator: torch.Generator) -> Params:
+    def sample(
+        self, n: int, generator: torch.Generator, size: tuple[int, int] | None = None
+    ) -> Params:
+        """Draw every op's parameters for ``n`` images of ``size`` (H, W), in op order."""
         params: Params = {}
         for op in self.ops:
-            for key, value in op.sample(n, generator).items():
+            wants_size = "size" in inspect.signature(op.sample).parameters
+            drawn = op.sample(n, generator, size=size) if wants_size else op.sample(n, generator)
+            for key, value in drawn.items():
                 params[f"{op.name}.{key}"] = value
         return params
 
@@ -56,7 +66,7 @@ class Degradation:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, Params]:
-        params = self.sample(x.shape[0], generator)
+        params = self.sample(x.shape[0], generator, size=(x.shape[-2], x.shape[-1]))
         return self.apply(x, params), params
 
     def __repr__(self) -> str:
