@@ -87,3 +87,13 @@ def test_given_box_keeps_its_extent_and_block_can_be_forced():
     )
     forced = find_regions(image, block=7)
     assert len(forced) == 1 and forced[0].grid == region.grid
+
+
+def test_finds_box_after_2x_nearest_upscale():
+    """A screenshot scaled up 2x (HiDPI copy) has 16 px blocks and 2 px-wide text edges."""
+    box = MosaicBox(150, 60, 360, 44, 8, 3, 5)
+    image = Image.fromarray(pixelate_boxes(text_canvas(640, 200, seed=8), [box]))
+    image = np.asarray(image.resize((1280, 400), Image.NEAREST))
+    (region,) = find_regions(image)
+    scaled = MosaicBox(300, 120, 720, 88, 16, 6, 10)
+    assert_found(region, scaled)

@@ -1,8 +1,8 @@
 """Speed of ``depix-restore`` on the issue's reference case, on this machine's CPU.
 
 A 1920x1080 generated screenshot with one 400x40 box pixelated (block 8), restored end to
-end through ``restore()``; detection and restoration are timed separately (median of
-``--repeats`` runs after one warm-up). ``bench_restore()`` is what ``make bench`` calls.
+end through ``restore()``; detection and restoration are timed separately (median and minimum
+of ``--repeats`` runs after one warm-up). ``bench_restore()`` is what ``make bench`` calls.
 
     python -m depix.restore.bench [--ckpt PATH] [--repeats 5] [--threads 2]
 
@@ -62,6 +62,8 @@ def bench_restore(ckpt: str | None = None, repeats: int = 5, threads: int | None
             runs.append(timings)
     runs = runs[1:]
     median = {k: round(statistics.median(r[k] for r in runs), 4) for k in runs[0]}
+    # On a shared machine the minimum is the best estimate of the uncontended cost.
+    best = {k: round(min(r[k] for r in runs), 4) for k in runs[0]}
     regions = [r.to_dict() for r in result.regions]
     return {
         "case": "1920x1080 PNG, one 400x40 box, block 8",
@@ -69,6 +71,7 @@ def bench_restore(ckpt: str | None = None, repeats: int = 5, threads: int | None
         "threads": torch.get_num_threads(),
         "repeats": repeats,
         "median": median,
+        "min": best,
         "regions": regions,
     }
 

@@ -22,8 +22,10 @@ Detection works on those differences (numpy only, a few hundred ms for a full-HD
 
 JPEG re-compression (q >= 80) adds ringing inside the cells: jumps below a noise floor
 are ignored, flat means "spread below CELL_NOISE", and the grid share tolerates the rest.
-Detection misses faint mosaics (neighbouring cells within ~10 grey levels, e.g. large
-blocks over thin text) and grids rescaled by non-integer factors: ``--box`` covers those.
+Integer nearest-neighbour upscaling only multiplies the block. Not handled: images
+rescaled with smoothing or by non-integer factors after pixelation (blurred cell edges,
+alternating cell sizes) and faint mosaics (neighbouring cells within ~10 grey levels, e.g.
+large blocks over thin text); ``--box`` covers those.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ MAX_BLOCK = 32  # largest block searched for
 MIN_SHARE = 0.7  # share of the jump mass on the grid for a region to count as a mosaic
 MIN_BLOCK = 3  # smallest block searched for; 2 px blocks hide little and mimic hinted text
 MIN_CELLS = 6  # pixelated cells (flat, differing from a flat neighbour) for a region to count
+ISOLATION = 2  # pixels of flatness around a mosaic edge (blocks >= 3 px)
 CELL_NOISE = 9.0  # grey levels of spread allowed inside a flat cell (JPEG q80)
 
 
@@ -83,16 +86,20 @@ def grey_jumps(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return jx, jy
 
 
-def _isolated(j: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Edges along ``axis`` split into isolated ones (flat on both sides) and the others."""
+def _isolated(j: np.ndarray, axis: int, reach: int = ISOLATION) -> tuple[np.ndarray, np.ndarray]:
+    """Edges along ``axis`` split into isolated ones (flat for ``reach`` pixels on both
+    sides) and the others. Blocks of ``reach + 1`` px or more have only isolated edges;
+    anti-aliased text, even upscaled 2x, has edges 1-2 px apart."""
     edge = j > EDGE
     pad = [(0, 0), (0, 0)]
-    pad[axis] = (1, 1)
+    pad[axis] = (reach, reach)
     padded = np.pad(j, pad)
     n = j.shape[axis]
-    before = np.take(padded, np.arange(0, n), axis=axis)
-    after = np.take(padded, np.arange(2, n + 2), axis=axis)
-    quiet = np.maximum(before, after) < np.maximum(j * 0.25, NOISE_FLOOR)
+    near = np.zeros_like(j)
+    for shift in range(2 * reach + 1):
+        if shift != reach:
+            near = np.maximum(near, np.take(padded, np.arange(shift, shift + n), axis=axis))
+    quiet = near < np.maximum(j * 0.25, NOISE_FLOOR)
     return edge & quiet, edge & ~quiet
 
 
