@@ -11,7 +11,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberati
 	fonts-freefont-ttf fonts-firacode fonts-hack fonts-inconsolata fonts-roboto fonts-open-sans \
 	fonts-cantarell fonts-droid-fallback
 
-.PHONY: help install system-deps train test test-fast lint format bench eval clean
+.PHONY: help install system-deps train test test-fast lint format bench eval clean ship
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,14 @@ system-deps:  ## Tesseract (OCR metric) and screenshot fonts from Debian, when a
 
 train: install  ## the quick-start run: CPU, a few minutes, writes runs/quickstart/
 	$(VENV)/bin/depix-train experiment=quickstart
+
+# The packaged default model of depix-restore, exported (config + float16 weights) from a run.
+SHIP_CKPT ?= runs/shipped/checkpoints/best.ckpt
+SHIP_OUT := depix/weights/depix-small.pt
+ship:  ## export $(SHIP_CKPT) as depix-restore's default model depix/weights/depix-small.pt
+	@test -e $(SHIP_CKPT) || { echo "no $(SHIP_CKPT): train it first, or make ship SHIP_CKPT=runs/<name>"; exit 1; }
+	$(PY) -c "from depix.models.loading import export_model; \
+		p = export_model('$(SHIP_CKPT)', '$(SHIP_OUT)', half=True); print(p, p.stat().st_size // 1024, 'kB')"
 
 test: install  ## the whole test suite (CPU, no network)
 	$(PY) -m pytest -q

@@ -21,29 +21,68 @@ class ImageReadError(ValueError):
     """An image file that cannot be decoded; the message names the file."""
 
 
+def open_image(path: str | Path, max_pixels: int | None = None) -> tuple[Image.Image, int]:
+    """Decode the first frame of any image Pillow reads; returns it and the frame count.
+
+    Every failure (missing, not an image, truncated, empty, larger than ``max_pixels``)
+    becomes an ``ImageReadError`` that names the file and the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"cannot read image {path}: no such file")
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width == 0 or height == 0:
+                raise ImageReadError(f"cannot read image {path}: it is empty ({width}x{height})")
+            if max_pixels and width * height > max_pixels:
+                raise ImageReadError(
+                    f"image {path} is {width}x{height} = {width * height / 1e6:.0f} MP, above "
+                    f"the limit of {max_pixels / 1e6:.0f} MP; crop it first"
+                )
+            frames = getattr(image, "n_frames", 1)
+            image.seek(0)  # first frame of animations
+            image.load()
+            return image.copy(), frames
+    except ImageReadError:
+        raise
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as error:
+        raise ImageReadError(f"cannot read image {path}: {error}") from error
+
+
 def load_rgb(path: str | Path, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
     """Any image Pillow reads -> uint8 RGB array (H, W, 3).
 
     Handles every mode a user may hand us: 16-bit greyscale is scaled to 8 bits (not
     clipped), palette and alpha images are composited on ``background``, CMYK is converted.
     """
-    try:
-        with Image.open(path) as image:
-            image.seek(0)  # first frame of animations
-            image.load()
-            return pil_to_rgb(image, background)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ImageReadError(f"cannot read image {path}: {error}") from error
+    image, _ = open_image(path)
+    return pil_to_rgb(image, background)
+
+
+HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def grey_peak(image: Image.Image) -> float:
+    """White level of a high-depth greyscale image: 65535 for 16-bit data, else 255."""
+    if image.mode.startswith("I;16"):
+        return 65535.0
+    return 65535.0 if float(np.asarray(image).max(initial=0)) > 255 else 255.0
 
 
 def pil_to_rgb(
     image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)
 ) -> np.ndarray:
     """Convert a PIL image of any mode to a uint8 RGB array."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if image.mode in HIGH_DEPTH_MODES:
         array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
-        grey = np.clip(np.round(array / peak * 255.0), 0, 255).astype(np.uint8)
+        grey = np.clip(np.round(array / grey_peak(image) * 255.0), 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")

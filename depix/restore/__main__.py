@@ -1,0 +1,5 @@
+"""``python -m depix.restore`` = ``depix-restore``."""
+
+from depix.restore.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,215 @@
+"""``restore()``: find the pixelated rectangles of a screenshot and redraw them with a model.
+
+Steps, each timed: read the image (any mode), detect regions and grids (or take the
+user's boxes), run the model on each region plus a margin of context (tiled), make the
+result pixelate back to the input blocks, paste it into the original picture.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from depix.callbacks.checkpoint_io import CheckpointLoadError
+from depix.data.folder import open_image, pil_to_rgb
+from depix.restore.consistency import consistency_error, enforce_consistency
+from depix.restore.detect import Region, find_regions, grid_in_box
+from depix.restore.image_io import paste_regions
+from depix.restore.tiling import run_tiled
+
+MAX_PIXELS = 50_000_000  # beyond this even detection's buffers take gigabytes: crop first
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "depix-small.pt"
+
+
+class RestoreError(ValueError):
+    """A request restore() cannot serve (bad box, no region found); the message says why."""
+
+
+class NoRegionError(RestoreError):
+    """No pixelated region was found in the image."""
+
+
+@dataclass
+class RestoredRegion:
+    """One restored rectangle: where, which grid, how consistent, and what it reads."""
+
+    region: Region
+    consistency_error: float  # largest cell-mean difference to the input, in [0, 1] units
+    text: str | None = None
+
+    def to_dict(self) -> dict:
+        data = self.region.to_dict()
+        data["consistency_error_255"] = round(self.consistency_error * 255, 3)
+        data["text"] = self.text
+        return data
+
+
+@dataclass
+class RestoreResult:
+    """The restored picture (input's size and mode) and what was done to get it."""
+
+    image: Image.Image
+    regions: list[RestoredRegion]
+    timings: dict[str, float]
+    model: str
+    notes: list[str] = field(default_factory=list)
+
+
+def default_model_path() -> Path:
+    """Where the package's shipped model lives (``make ship`` writes it)."""
+    return DEFAULT_MODEL
+
+
+def load_restore_model(model=None, device: torch.device | None = None):
+    """A ``LoadedModel`` from a path, run folder or ready object; the shipped one by default."""
+    from depix.models.loading import LoadedModel, load_model
+
+    if isinstance(model, LoadedModel):
+        return model
+    if model is None:
+        if not DEFAULT_MODEL.is_file():
+            raise CheckpointLoadError(
+                f"no shipped model at {DEFAULT_MODEL}; pass --ckpt runs/<name> (a depix-train "
+                f"run folder or checkpoint) or create it with `make ship`"
+            )
+        model = DEFAULT_MODEL
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return load_model(model, device=device)
+
+
+def parse_box(text: str) -> tuple[int, int, int, int]:
+    """``"x,y,w,h"`` -> integers; a clear error for anything else."""
+    parts = text.replace(" ", "").split(",")
+    try:
+        x, y, w, h = (int(p) for p in parts)
+    except ValueError:
+        raise RestoreError(f"box {text!r} must be four integers x,y,w,h") from None
+    return x, y, w, h
+
+
+def check_box(box: tuple[int, int, int, int], width: int, height: int) -> None:
+    x, y, w, h = box
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+        raise RestoreError(
+            f"box x={x},y={y},w={w},h={h} lies (partly) outside the {width}x{height} image "
+            f"or is empty"
+        )
+
+
+def _relative_grid(region: Region) -> tuple[int, int, int, int]:
+    g = region.grid
+    return (
+        g.block_h,
+        g.block_w,
+        (g.offset_y - region.y) % g.block_h,
+        (g.offset_x - region.x) % g.block_w,
+    )
+
+
+def restore_region(
+    net: torch.nn.Module, rgb: np.ndarray, region: Region, consistency: bool, tile: int
+) -> tuple[np.ndarray, float]:
+    """The restored uint8 RGB pixels of ``region`` and their consistency error."""
+    device = next(net.parameters()).device
+    margin = max(16, 2 * max(region.grid.block_h, region.grid.block_w))
+    height, width = rgb.shape[:2]
+    y0, x0 = max(region.y - margin, 0), max(region.x - margin, 0)
+    y1, x1 = min(region.y + region.h + margin, height), min(region.x + region.w + margin, width)
+    crop = torch.from_numpy(np.ascontiguousarray(rgb[y0:y1, x0:x1])).to(device)
+    crop = crop.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    out = run_tiled(net, crop, tile=tile)
+    ry, rx = region.y - y0, region.x - x0
+    window = (slice(None), slice(None), slice(ry, ry + region.h), slice(rx, rx + region.w))
+    out, reference = out[window].float(), crop[window]
+    grid = _relative_grid(region)
+    if consistency:
+        out = enforce_consistency(out, reference, grid)
+    pixels = out.clamp(0, 1).mul(255).round().byte()
+    error = consistency_error(pixels.float() / 255, reference, grid)
+    return pixels[0].permute(1, 2, 0).cpu().numpy(), error
+
+
+def restore(
+    image: str | Path | Image.Image,
+    model=None,
+    boxes: list[tuple[int, int, int, int]] | None = None,
+    block: int | None = None,
+    consistency: bool = True,
+    read: bool = False,
+    tile: int = 512,
+) -> RestoreResult:
+    """Restore every pixelated region of ``image`` (a path or a PIL image).
+
+    Args:
+        model: checkpoint, run folder, exported file or ``LoadedModel``; default: the
+            shipped ``depix/weights/depix-small.pt``.
+        boxes: rectangles (x, y, w, h) to restore instead of detecting them.
+        block: block size to use instead of estimating it.
+        consistency: make the output pixelate back to the input blocks.
+        read: OCR each restored region (Tesseract), stored in ``RestoredRegion.text``.
+        tile: largest tile the network sees at once (memory bound, not a quality knob).
+
+    Raises ``ImageReadError`` (bad image), ``CheckpointLoadError`` (bad model),
+    ``NoRegionError`` / ``RestoreError`` (nothing to restore, bad box).
+    """
+    if block is not None and block < 2:
+        raise RestoreError(f"block size must be >= 2, got {block}")
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    start = time.perf_counter()
+    if isinstance(image, Image.Image):
+        original, frames = image, getattr(image, "n_frames", 1)
+    else:
+        original, frames = open_image(image, max_pixels=MAX_PIXELS)
+    if original.width * original.height > MAX_PIXELS:
+        raise RestoreError(f"image is above the limit of {MAX_PIXELS / 1e6:.0f} MP; crop it first")
+    if frames > 1:
+        notes.append(f"animated image with {frames} frames: restoring the first frame only")
+    rgb = pil_to_rgb(original)
+    timings["load_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    if boxes:
+        for box in boxes:
+            check_box(box, original.width, original.height)
+        regions = [grid_in_box(rgb, box, block) for box in boxes]
+    else:
+        regions = find_regions(rgb, block)
+    timings["detect_s"] = time.perf_counter() - start
+    if not regions:
+        raise NoRegionError(
+            "no pixelated region found; if there is one, give it with --box x,y,w,h "
+            "(and --block N when its block size is known)"
+        )
+
+    start = time.perf_counter()
+    loaded = load_restore_model(model)
+    timings["model_load_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    restored_rgb = rgb.copy()
+    results = []
+    for region in regions:
+        pixels, error = restore_region(loaded.net, rgb, region, consistency, tile)
+        restored_rgb[region.y : region.y + region.h, region.x : region.x + region.w] = pixels
+        results.append(RestoredRegion(region, error))
+    picture = paste_regions(original, restored_rgb, [(r.x, r.y, r.w, r.h) for r in regions])
+    timings["restore_s"] = time.perf_counter() - start
+
+    if read:
+        start = time.perf_counter()
+        from depix.metrics.ocr import read_line, tesseract_available
+
+        if tesseract_available():
+            for item in results:
+                r = item.region
+                item.text = read_line(restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w])
+        else:
+            notes.append("Tesseract is not installed (apt install tesseract-ocr): no text read")
+        timings["read_s"] = time.perf_counter() - start
+    return RestoreResult(picture, results, timings, str(loaded.path), notes)

@@ -1,0 +1,364 @@
+"""Find pixelated rectangles in a screenshot and the grid (block size, offset) of each.
+
+A mosaic is flat inside every cell and jumps only on the grid lines, so along a row the
+pixel differences of a pixelated area are zero everywhere except at ``offset + k * block``.
+Detection works on those differences (numpy only, a few hundred ms for a full-HD image):
+
+1. **Proposal.** A jump whose two neighbours along the same axis are (nearly) flat is
+   *isolated*: every jump of a mosaic is, while anti-aliased text and photos produce runs of
+   jumps. 8x8 tiles holding isolated jumps and almost no other jumps are mosaic evidence;
+   neighbouring evidence tiles form candidates.
+2. **Grid.** In a candidate, the isolated jumps are summed into one profile per axis. For
+   each block size ``b`` the lines carrying a jump are counted per residue modulo ``b``:
+   every divisor of the true block also holds all lines, every multiple only part of them,
+   so the answer is the *largest* block holding nearly as many as the best; the offset is
+   the residue with the most jump mass. Blocks are assumed square (what redaction tools
+   draw); both axes vote for one size. Candidates whose jump mass is not mostly on the
+   grid (text, UI borders) are dropped.
+3. **Extent.** On that grid, a cell is pixelated when it is flat (within JPEG noise) and
+   differs from a flat neighbour; connected pixelated cells give the rectangle, extended
+   over a cut border cell when the box edge is off the grid. Rectangles of one grid split
+   by uniform cells (spaces) are joined when only flat pixels lie between them.
+
+JPEG re-compression (q >= 80) adds ringing inside the cells: jumps below a noise floor
+are ignored, flat means "spread below CELL_NOISE", and the grid share tolerates the rest.
+Integer nearest-neighbour upscaling only multiplies the block. Not handled: images
+rescaled with smoothing or by non-integer factors after pixelation (blurred cell edges,
+alternating cell sizes) and faint mosaics (neighbouring cells within ~10 grey levels, e.g.
+large blocks over thin text); ``--box`` covers those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+NOISE_FLOOR = 4.0  # grey levels: JPEG q80 ringing inside a flat cell stays around this
+EDGE = 10.0  # grey levels: a jump that counts as an edge for the proposal
+TILE = 8  # proposal tile (pixels)
+MAX_BLOCK = 32  # largest block searched for
+MIN_SHARE = 0.7  # share of the jump mass on the grid for a region to count as a mosaic
+MIN_BLOCK = 3  # smallest block searched for; 2 px blocks hide little and mimic hinted text
+MIN_CELLS = 6  # pixelated cells (flat, differing from a flat neighbour) for a region to count
+ISOLATION = 2  # pixels of flatness around a mosaic edge (blocks >= 3 px)
+CELL_NOISE = 9.0  # grey levels of spread allowed inside a flat cell (JPEG q80)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A mosaic grid in image coordinates: lines at ``offset + k * block`` on each axis."""
+
+    block_h: int
+    block_w: int
+    offset_y: int
+    offset_x: int
+
+
+@dataclass(frozen=True)
+class Region:
+    """A pixelated rectangle (pixels ``x .. x+w-1``, ``y .. y+h-1``) and its grid.
+
+    ``share`` is the fraction of the region's pixel jumps that lie on the grid (1 for an
+    exact mosaic); ``source`` says whether it was detected or given by the user.
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+    grid: Grid
+    share: float = 1.0
+    source: str = "detected"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def grey_jumps(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute neighbour differences (mean over channels, grey levels) along x and y.
+
+    ``jx[y, i]`` is the jump between columns ``i`` and ``i + 1``; ``jy[i, x]`` between rows.
+    """
+    image = rgb.astype(np.float32)
+    jx = np.abs(np.diff(image, axis=1)).mean(axis=2)
+    jy = np.abs(np.diff(image, axis=0)).mean(axis=2)
+    return jx, jy
+
+
+def _isolated(j: np.ndarray, axis: int, reach: int = ISOLATION) -> tuple[np.ndarray, np.ndarray]:
+    """Edges along ``axis`` split into isolated ones (flat for ``reach`` pixels on both
+    sides) and the others. Blocks of ``reach + 1`` px or more have only isolated edges;
+    anti-aliased text, even upscaled 2x, has edges 1-2 px apart."""
+    edge = j > EDGE
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (reach, reach)
+    padded = np.pad(j, pad)
+    n = j.shape[axis]
+    near = np.zeros_like(j)
+    for shift in range(2 * reach + 1):
+        if shift != reach:
+            near = np.maximum(near, np.take(padded, np.arange(shift, shift + n), axis=axis))
+    quiet = near < np.maximum(j * 0.25, NOISE_FLOOR)
+    return edge & quiet, edge & ~quiet
+
+
+def _tile_sums(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Counts of ``mask`` per TILE x TILE tile, on a tile grid of ``shape``."""
+    th, tw = shape
+    full = np.zeros((th * TILE, tw * TILE), dtype=np.int32)
+    h, w = min(mask.shape[0], th * TILE), min(mask.shape[1], tw * TILE)
+    full[:h, :w] = mask[:h, :w]
+    return full.reshape(th, TILE, tw, TILE).sum(axis=(1, 3))
+
+
+def evidence(jx: np.ndarray, jy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tile map of mosaic evidence and the isolated jumps themselves (x, y).
+
+    Evidence tiles hold isolated jumps and almost no other jumps. The isolated jumps inside
+    them are what votes for the grid: a mosaic's jumps are all isolated, while the edge of
+    the box against text (off the grid when the box edge cuts a cell) mostly is not.
+    """
+    shape = (-(-(jy.shape[0] + 1) // TILE), -(-(jx.shape[1] + 1) // TILE))
+    iso_x, other_x = _isolated(jx, axis=1)
+    iso_y, other_y = _isolated(jy, axis=0)
+    iso = _tile_sums(iso_x, shape) + _tile_sums(iso_y, shape)
+    other = _tile_sums(other_x, shape) + _tile_sums(other_y, shape)
+    tiles = (iso >= 3) & (other * 8 <= iso)
+    keep = np.kron(tiles, np.ones((TILE, TILE), dtype=bool))
+    vote_x = np.where(iso_x & keep[: jx.shape[0], : jx.shape[1]], jx, 0)
+    vote_y = np.where(iso_y & keep[: jy.shape[0], : jy.shape[1]], jy, 0)
+    return tiles, vote_x, vote_y
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    out = mask.copy()
+    for _ in range(radius):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+def components(
+    mask: np.ndarray, radius: int = 2, min_cells: int = 3
+) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (top, left, bottom, right; inclusive, tile units) of the groups of
+    ``mask`` cells that touch once dilated by ``radius`` (large blocks leave flat tiles
+    inside a mosaic; dilation bridges them). Boxes are measured on ``mask`` itself."""
+    joined = _dilate(mask, radius)
+    seen = np.zeros_like(joined)
+    boxes = []
+    h, w = joined.shape
+    for start in zip(*np.nonzero(mask)):
+        if seen[start]:
+            continue
+        stack, members = [start], []
+        seen[start] = True
+        while stack:
+            y, x = stack.pop()
+            members.append((y, x))
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if 0 <= ny < h and 0 <= nx < w and joined[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        own = [(y, x) for y, x in members if mask[y, x]]
+        if len(own) >= min_cells:
+            ys, xs = zip(*own)
+            boxes.append((min(ys), min(xs), max(ys), max(xs)))
+    return boxes
+
+
+def residue_mass(profile: np.ndarray, block: int) -> np.ndarray:
+    """Sum of ``profile`` over the indices of each residue modulo ``block``."""
+    n = -(-len(profile) // block) * block
+    return np.pad(profile, (0, n - len(profile))).reshape(-1, block).sum(axis=0)
+
+
+def _to_offset(residue: int, start: int, block: int) -> int:
+    """Jump index ``i`` of a crop starting at ``start`` is the line at ``start + i + 1``."""
+    return (start + residue + 1) % block
+
+
+def estimate_grid(
+    jx: np.ndarray,
+    jy: np.ndarray,
+    top: int,
+    left: int,
+    block: int | None = None,
+    min_block: int = 2,
+    max_block: int = MAX_BLOCK,
+) -> tuple[Grid, float] | None:
+    """Grid of the crop whose jumps are ``jx``/``jy`` (crop starts at ``top``, ``left``).
+
+    Returns the grid and the share of the jump mass on it; ``None`` when the crop has no
+    jumps at all. ``block`` fixes the size, else it is searched in [min_block, max_block].
+    """
+    px = np.maximum(jx - NOISE_FLOOR, 0).sum(axis=0)
+    py = np.maximum(jy - NOISE_FLOOR, 0).sum(axis=1)
+    total = float(px.sum() + py.sum())
+    if total <= 0:
+        return None
+    # Lines that carry a jump, per axis. Counting lines (not mass) decides between a block
+    # and its multiples: a multiple misses half the lines however weak they are (JPEG
+    # ringing can weaken every other line of a grid that sits across its 16 px blocks).
+    lines = [
+        p > 0.05 * p.max() if p.size and p.max() > 0 else np.zeros(p.shape, bool) for p in (px, py)
+    ]
+    limit = min(max_block, max(len(px), len(py)) // 2)
+    sizes = [block] if block else list(range(min_block, max(limit, min_block) + 1))
+    scores = {}
+    for b in sizes:
+        mx, my = residue_mass(px, b), residue_mass(py, b)
+        counts = [residue_mass(m.astype(np.float32), b) for m in lines]
+        line_share = np.mean([c.max() / c.sum() for c in counts if c.sum() > 0])
+        scores[b] = (line_share, (mx.max() + my.max()) / total, int(mx.argmax()), int(my.argmax()))
+    best = max(score[0] for score in scores.values())
+    b = max(b for b, score in scores.items() if score[0] >= 0.9 * best)
+    _, share, rx, ry = scores[b]
+    return Grid(b, b, int(_to_offset(ry, top, b)), int(_to_offset(rx, left, b))), float(share)
+
+
+def mosaic_cells(rgb: np.ndarray, grid: Grid, box: tuple[int, int, int, int]):
+    """Which whole grid cells inside ``box`` (y0, x0, y1, x1) look pixelated.
+
+    A cell is flat (every channel's spread within JPEG noise) and differs from at least one
+    flat neighbour: a mosaic's cells all are; text and UI rarely have two flat cells of
+    different colours meeting exactly on a grid line. Returns the map and the pixel
+    position of its first cell.
+    """
+    y0, x0, y1, x1 = box
+    bh, bw = grid.block_h, grid.block_w
+    top = y0 + (grid.offset_y - y0) % bh
+    left = x0 + (grid.offset_x - x0) % bw
+    ny, nx = (y1 - top) // bh, (x1 - left) // bw
+    if ny < 1 or nx < 1:
+        return np.zeros((0, 0), dtype=bool), top, left
+    cells = rgb[top : top + ny * bh, left : left + nx * bw].astype(np.float32)
+    cells = cells.reshape(ny, bh, nx, bw, 3)
+    flat = cells.std(axis=(1, 3)).max(axis=-1) <= CELL_NOISE
+    mean = cells.mean(axis=(1, 3))
+    differs = np.zeros_like(flat)
+    for axis in (0, 1):
+        step = np.abs(np.diff(mean, axis=axis)).max(axis=-1) > EDGE
+        both = step & np.take(flat, range(1, flat.shape[axis]), axis=axis)
+        both &= np.take(flat, range(0, flat.shape[axis] - 1), axis=axis)
+        lo = [slice(None), slice(None)]
+        hi = [slice(None), slice(None)]
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        differs[tuple(lo)] |= both
+        differs[tuple(hi)] |= both
+    return flat & differs, top, left
+
+
+def _grow_edge(flat: np.ndarray, start: int, end: int, block: int) -> tuple[int, int]:
+    """Extend [start, end) over a cut border cell: a mosaic box whose edge is off the grid
+    ends with a partial cell, flat up to the jump at the box edge.
+
+    ``flat[i]`` says there is no jump between index ``i`` and ``i + 1``. Growth only counts
+    when that jump is found within a block; flat background beyond is left alone.
+    """
+    lo = start
+    while lo > 0 and start - lo < block - 1 and flat[lo - 1]:
+        lo -= 1
+    if lo == 0 or not flat[lo - 1]:
+        start = lo
+    hi = end
+    while hi < len(flat) and hi - end < block - 1 and flat[hi - 1]:
+        hi += 1
+    if hi == len(flat) or not flat[hi - 1]:
+        end = hi
+    return start, end
+
+
+def grid_in_box(
+    rgb: np.ndarray, box: tuple[int, int, int, int], block: int | None = None
+) -> Region:
+    """The grid of a user-given box (x, y, w, h); the box itself is kept as given."""
+    x, y, w, h = box
+    jx, jy = grey_jumps(rgb[y : y + h, x : x + w])
+    found = estimate_grid(jx, jy, y, x, block=block)
+    if found is None:  # a flat box: any grid reproduces it; use the origin
+        b = block or 8
+        return Region(x, y, w, h, Grid(b, b, y % b, x % b), 1.0, "given")
+    grid, share = found
+    return Region(x, y, w, h, grid, round(share, 3), "given")
+
+
+def find_regions(rgb: np.ndarray, block: int | None = None) -> list[Region]:
+    """Every pixelated rectangle of ``rgb`` (H, W, 3 uint8), top to bottom, left to right."""
+    if rgb.shape[0] < 4 or rgb.shape[1] < 4:
+        return []
+    rgb = np.ascontiguousarray(rgb[..., :3])
+    jx, jy = grey_jumps(rgb)
+    height, width = rgb.shape[:2]
+    tiles, jx_ev, jy_ev = evidence(jx, jy)
+    regions = []
+    for ty0, tx0, ty1, tx1 in components(tiles):
+        y0, x0 = ty0 * TILE, tx0 * TILE
+        y1, x1 = min((ty1 + 1) * TILE, height), min((tx1 + 1) * TILE, width)
+        found = estimate_grid(
+            jx_ev[y0:y1, x0 : x1 - 1], jy_ev[y0 : y1 - 1, x0:x1], y0, x0, block, MIN_BLOCK
+        )
+        if found is None or found[1] < MIN_SHARE:
+            continue
+        grid = found[0]
+        pad = 2 * TILE + grid.block_h
+        box = (max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad, height), min(x1 + pad, width))
+        cells, top, left = mosaic_cells(rgb, grid, box)
+        for cy0, cx0, cy1, cx1 in components(cells, radius=1, min_cells=MIN_CELLS):
+            ry0, ry1 = top + cy0 * grid.block_h, top + (cy1 + 1) * grid.block_h
+            rx0, rx1 = left + cx0 * grid.block_w, left + (cx1 + 1) * grid.block_w
+            flat_x = ~(jx[ry0:ry1] > EDGE).any(axis=0)
+            flat_y = ~(jy[:, rx0:rx1] > EDGE).any(axis=1)
+            rx0, rx1 = _grow_edge(flat_x, rx0, rx1, grid.block_w)
+            ry0, ry1 = _grow_edge(flat_y, ry0, ry1, grid.block_h)
+            regions.append(
+                Region(int(rx0), int(ry0), int(rx1 - rx0), int(ry1 - ry0), grid, round(found[1], 3))
+            )
+    return sorted(_merge(regions, jx, jy), key=lambda r: (r.y, r.x))
+
+
+def _union(a: Region, b: Region) -> Region:
+    x, y = min(a.x, b.x), min(a.y, b.y)
+    w, h = max(a.x + a.w, b.x + b.w) - x, max(a.y + a.h, b.y + b.h) - y
+    return Region(x, y, w, h, a.grid, max(a.share, b.share), a.source)
+
+
+def _only_flat_between(a: Region, b: Region, jx: np.ndarray, jy: np.ndarray) -> bool:
+    """True when ``a`` and ``b`` overlap or the strip between them holds no edge: one
+    mosaic split in two by a run of uniform cells (a space), not two redactions with text
+    between them."""
+    rows = (max(a.y, b.y), min(a.y + a.h, b.y + b.h))
+    cols = (max(a.x, b.x), min(a.x + a.w, b.x + b.w))
+    if rows[0] < rows[1] and cols[0] < cols[1]:
+        return True
+    if rows[0] < rows[1]:  # side by side: the gap columns, on the shared rows
+        gap = jx[rows[0] : rows[1], cols[1] : cols[0] - 1]
+        return not (gap > EDGE).any()
+    if cols[0] < cols[1]:  # one above the other
+        gap = jy[rows[1] : rows[0] - 1, cols[0] : cols[1]]
+        return not (gap > EDGE).any()
+    return False
+
+
+def _merge(regions: list[Region], jx: np.ndarray, jy: np.ndarray) -> list[Region]:
+    """Join regions of the same grid that overlap or are separated by flat pixels only."""
+    merged = list(regions)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = merged[i], merged[j]
+                if a.grid == b.grid and _only_flat_between(a, b, jx, jy):
+                    merged[i] = _union(a, b)
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return merged

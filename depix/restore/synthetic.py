@@ -1,0 +1,71 @@
+"""Generated screenshots with known pixelated boxes: the ground truth for tests and the benchmark.
+
+A screenshot here is a large light canvas with lines of random text (an editor or a form),
+in which chosen boxes are pixelated with the project's exact mosaic at a known block size
+and grid offset. Everything is seeded, so a test or a timing sees the same picture on every
+machine that has the same fonts.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from depix.data.fonts import discover_fonts
+from depix.data.render import LineStyle, render_line
+from depix.data.text import random_text
+from depix.degrade.mosaic import mosaic
+
+
+@dataclass(frozen=True)
+class MosaicBox:
+    """A pixelated rectangle; ``offset_*`` place the grid relative to the box's top-left corner."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    block: int
+    offset_y: int = 0
+    offset_x: int = 0
+
+    def grid_offset(self) -> tuple[int, int]:
+        """The grid offset in image coordinates (what detection reports), modulo the block."""
+        return (self.y + self.offset_y) % self.block, (self.x + self.offset_x) % self.block
+
+
+def text_canvas(
+    width: int, height: int, seed: int = 0, line_height: int = 28, font_size: int = 18
+) -> np.ndarray:
+    """A uint8 RGB canvas filled with lines of random dark text on white, one font."""
+    rng = random.Random(seed)
+    font = discover_fonts("all")[rng.randrange(len(discover_fonts("all")))]
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    for top in range(4, height - line_height + 1, line_height):
+        style = LineStyle(font, font_size, (20, 20, 20), (255, 255, 255), 8, 0)
+        text = "  ".join(random_text(rng) for _ in range(max(1, width // 120)))
+        line, _ = render_line(text, style, line_height, width)
+        canvas.paste(line, (0, top))
+    return np.asarray(canvas, dtype=np.uint8).copy()
+
+
+def pixelate_boxes(image: np.ndarray, boxes: list[MosaicBox]) -> np.ndarray:
+    """A copy of ``image`` (H, W, 3 uint8) with each box replaced by its exact mosaic."""
+    out = image.copy()
+    for box in boxes:
+        crop = torch.from_numpy(out[box.y : box.y + box.h, box.x : box.x + box.w].copy())
+        crop = crop.permute(2, 0, 1).unsqueeze(0).float()
+        pixelated = mosaic(crop, box.block, box.block, box.offset_y, box.offset_x)
+        out[box.y : box.y + box.h, box.x : box.x + box.w] = (
+            pixelated[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+        )
+    return out
+
+
+def screenshot(width: int, height: int, boxes: list[MosaicBox], seed: int = 0) -> np.ndarray:
+    """A text screenshot of ``width`` x ``height`` with ``boxes`` pixelated (uint8 RGB)."""
+    return pixelate_boxes(text_canvas(width, height, seed), boxes)

@@ -1,0 +1,99 @@
+"""Detection of pixelated regions and their grids on generated screenshots."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from depix.restore.detect import estimate_grid, find_regions, grey_jumps, grid_in_box
+from depix.restore.synthetic import MosaicBox, pixelate_boxes, text_canvas
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def assert_found(region, box: MosaicBox) -> None:
+    """Right grid; the region covers >= 80 % of the box and stays within two blocks of it."""
+    assert (region.grid.block_h, region.grid.block_w) == (box.block, box.block)
+    assert (region.grid.offset_y, region.grid.offset_x) == box.grid_offset()
+    ix = min(region.x + region.w, box.x + box.w) - max(region.x, box.x)
+    iy = min(region.y + region.h, box.y + box.h) - max(region.y, box.y)
+    assert ix > 0 and iy > 0 and ix * iy >= 0.8 * box.w * box.h, (region, box)
+    slack = 2 * box.block
+    assert box.x - slack <= region.x and region.x + region.w <= box.x + box.w + slack
+    assert box.y - slack <= region.y and region.y + region.h <= box.y + box.h + slack
+
+
+@pytest.mark.parametrize(
+    "block, offset_y, offset_x, quality",
+    [
+        (8, 3, 5, None),
+        (5, 1, 2, None),
+        (10, 7, 0, None),
+        (4, 0, 3, 95),
+        (6, 2, 4, 90),
+        (8, 6, 1, 80),
+    ],
+)
+def test_finds_box_block_and_offset(block, offset_y, offset_x, quality):
+    box = MosaicBox(150, 60, 360, 44, block, offset_y, offset_x)
+    image = pixelate_boxes(text_canvas(640, 200, seed=block), [box])
+    if quality:
+        image = jpeg(image, quality)
+    regions = find_regions(image)
+    assert len(regions) == 1, regions
+    assert_found(regions[0], box)
+
+
+def test_finds_several_boxes_with_their_own_grids():
+    boxes = [MosaicBox(40, 30, 300, 40, 6, 1, 4), MosaicBox(380, 150, 220, 50, 9, 5, 2)]
+    regions = find_regions(pixelate_boxes(text_canvas(640, 240, seed=3), boxes))
+    assert len(regions) == 2, regions
+    for region, box in zip(regions, boxes):
+        assert_found(region, box)
+
+
+@pytest.mark.parametrize("quality", [None, 85])
+def test_clean_screenshot_has_no_region(quality):
+    image = text_canvas(640, 240, seed=7)
+    assert find_regions(jpeg(image, quality) if quality else image) == []
+
+
+def test_grid_is_the_block_not_a_divisor_or_multiple():
+    """Every divisor of the block explains all jumps too: the largest must win."""
+    rng = np.random.default_rng(0)
+    cells = rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    image = np.kron(cells, np.ones((6, 6, 1), dtype=np.uint8))[2:, 5:]  # grid at y=4, x=1
+    jx, jy = grey_jumps(image)
+    grid, share = estimate_grid(jx, jy, 0, 0)
+    assert (grid.block_h, grid.offset_y, grid.offset_x) == (6, 4, 1)
+    assert share > 0.99
+
+
+def test_given_box_keeps_its_extent_and_block_can_be_forced():
+    box = MosaicBox(100, 50, 300, 40, 7, 2, 3)
+    image = pixelate_boxes(text_canvas(480, 160, seed=2), [box])
+    region = grid_in_box(image, (box.x, box.y, box.w, box.h))
+    assert (region.x, region.y, region.w, region.h, region.source) == (100, 50, 300, 40, "given")
+    assert (region.grid.block_h, region.grid.offset_y, region.grid.offset_x) == (
+        7,
+        *box.grid_offset(),
+    )
+    forced = find_regions(image, block=7)
+    assert len(forced) == 1 and forced[0].grid == region.grid
+
+
+def test_finds_box_after_2x_nearest_upscale():
+    """A screenshot scaled up 2x (HiDPI copy) has 16 px blocks and 2 px-wide text edges."""
+    box = MosaicBox(150, 60, 360, 44, 8, 3, 5)
+    image = Image.fromarray(pixelate_boxes(text_canvas(640, 200, seed=8), [box]))
+    image = np.asarray(image.resize((1280, 400), Image.NEAREST))
+    (region,) = find_regions(image)
+    scaled = MosaicBox(300, 120, 720, 88, 16, 6, 10)
+    assert_found(region, scaled)

@@ -1,0 +1,266 @@
+"""depix.restore: the API and the depix-restore CLI on generated screenshots, every mode, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from depix.degrade.mosaic import mosaic
+from depix.models.loading import EXPORT_FORMAT
+from depix.models.unet import UNet
+from depix.restore import api
+from depix.restore.cli import EXIT_ERROR, EXIT_NO_REGION, main
+from depix.restore.synthetic import MosaicBox, pixelate_boxes, text_canvas
+from depix.restore.tiling import run_tiled
+
+BOX = MosaicBox(120, 60, 320, 40, 8, 3, 5)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """An exported model file of the real format, tiny, whose output is far from its input
+    (so consistency enforcement has work to do)."""
+    torch.manual_seed(0)
+    net = UNet(widths=[8, 16], stem=2)
+    torch.nn.init.normal_(net.head[0].weight, std=0.05)
+    config = {"model": {"_target_": "depix.models.unet.UNet", "widths": [8, 16], "stem": 2}}
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    torch.save({"format": EXPORT_FORMAT, "config": config, "state_dict": net.state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shot() -> np.ndarray:
+    return pixelate_boxes(text_canvas(560, 180, seed=11), [BOX])
+
+
+@pytest.fixture
+def shot_file(tmp_path, shot):
+    path = tmp_path / "shot.png"
+    Image.fromarray(shot).save(path)
+    return path
+
+
+def outside(array: np.ndarray, region) -> np.ndarray:
+    mask = np.ones(array.shape[:2], dtype=bool)
+    mask[region.y : region.y + region.h, region.x : region.x + region.w] = False
+    return array[mask]
+
+
+def cell_error(out: np.ndarray, ref: np.ndarray, region) -> float:
+    """Largest cell-mean difference (0-255 units) of two uint8 images inside ``region``."""
+    g = region.grid
+    grid = (
+        g.block_h,
+        g.block_w,
+        (g.offset_y - region.y) % g.block_h,
+        (g.offset_x - region.x) % g.block_w,
+    )
+    crop = [
+        torch.from_numpy(a[region.y : region.y + region.h, region.x : region.x + region.w].copy())
+        .permute(2, 0, 1)[None]
+        .float()
+        for a in (out, ref)
+    ]
+    return float((mosaic(crop[0], *grid) - mosaic(crop[1], *grid)).abs().max())
+
+
+def test_restore_detects_keeps_outside_and_is_consistent(shot_file, shot, tiny_model):
+    result = api.restore(shot_file, model=tiny_model)
+    assert len(result.regions) == 1
+    region = result.regions[0].region
+    assert (
+        region.grid.block_h == 8
+        and (region.grid.offset_y, region.grid.offset_x) == BOX.grid_offset()
+    )
+    out = np.asarray(result.image)
+    assert result.image.size == (560, 180) and result.image.mode == "RGB"
+    np.testing.assert_array_equal(outside(out, region), outside(shot, region))
+    assert not np.array_equal(out, shot)  # the model did change the region
+    assert cell_error(out, shot, region) <= 1.0
+    assert result.regions[0].consistency_error * 255 <= 1.0
+    assert {"load_s", "detect_s", "restore_s"} <= result.timings.keys()
+
+
+def test_without_consistency_the_blocks_are_not_kept(shot_file, shot, tiny_model):
+    result = api.restore(shot_file, model=tiny_model, consistency=False)
+    region = result.regions[0].region
+    assert cell_error(np.asarray(result.image), shot, region) > 1.0
+
+
+def test_depix_restore_is_callable_and_import_stays_light(shot_file, tiny_model):
+    import depix
+
+    assert depix.restore(shot_file, model=tiny_model).regions
+    code = "import depix, sys; assert 'torch' not in sys.modules, 'import depix loaded torch'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tiles_blend_to_the_untiled_result():
+    """A pointwise network gives the same output tiled or not: blending weights sum right."""
+    net = torch.nn.Conv2d(3, 3, 1)
+    x = torch.rand(1, 3, 70, 150)
+    torch.testing.assert_close(run_tiled(net, x, tile=32, overlap=8), net(x), atol=1e-5, rtol=0)
+
+
+def test_cli_json_and_given_box(shot_file, tiny_model, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    box = f"{BOX.x},{BOX.y},{BOX.w},{BOX.h}"
+    assert (
+        main([str(shot_file), "-o", str(out), "--ckpt", str(tiny_model), "--box", box, "--json"])
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    (region,) = report["regions"]
+    assert (region["x"], region["y"], region["w"], region["h"]) == (BOX.x, BOX.y, BOX.w, BOX.h)
+    assert region["grid"]["block_h"] == 8 and region["source"] == "given"
+    assert region["consistency_error_255"] <= 1.0
+    assert report["timings"]["detect_s"] >= 0 and out.is_file()
+
+
+def test_cli_read_reports_text_or_says_tesseract_is_missing(
+    shot_file, tiny_model, tmp_path, capsys
+):
+    from depix.metrics.ocr import tesseract_available
+
+    code = main(
+        [
+            str(shot_file),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--ckpt",
+            str(tiny_model),
+            "--read",
+            "--json",
+        ]
+    )
+    captured = capsys.readouterr()
+    text = json.loads(captured.out)["regions"][0]["text"]
+    if tesseract_available():
+        assert isinstance(text, str)
+    else:
+        assert text is None and "Tesseract is not installed" in captured.err
+    assert code == 0
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK"])
+def test_every_mode_keeps_size_mode_alpha_and_outside_pixels(mode, shot, tiny_model, tmp_path):
+    image = Image.fromarray(shot)
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image.convert("L"), dtype=np.uint16) * 257)
+    elif mode in ("LA", "RGBA"):
+        image = image.convert(mode)
+        alpha = Image.linear_gradient("L").resize(image.size)
+        image.putalpha(alpha)
+    else:
+        image = image.convert(mode)
+    assert image.mode == mode
+    src = tmp_path / ("in.tif" if mode == "CMYK" else "in.png")
+    image.save(src)
+    out = tmp_path / ("out.tif" if mode == "CMYK" else "out.png")
+    box = f"{BOX.x},{BOX.y},{BOX.w},{BOX.h}"
+    assert main([str(src), "-o", str(out), "--ckpt", str(tiny_model), "--box", box]) == 0
+    before, after = Image.open(src), Image.open(out)
+    assert after.mode == before.mode and after.size == before.size
+    region = type("R", (), {"x": BOX.x, "y": BOX.y, "w": BOX.w, "h": BOX.h})
+    a, b = np.asarray(before), np.asarray(after)
+    if a.ndim == 2:
+        a, b = a[..., None], b[..., None]
+    np.testing.assert_array_equal(outside(b, region), outside(a, region))
+    if mode in ("LA", "RGBA"):
+        np.testing.assert_array_equal(
+            np.asarray(after.getchannel("A")), np.asarray(before.getchannel("A"))
+        )
+
+
+def run_cli(argv, capsys) -> tuple[int, str]:
+    code = main([str(a) for a in argv])
+    return code, capsys.readouterr().err
+
+
+def test_bad_inputs_give_a_clear_message_and_exit_code(tmp_path, shot_file, tiny_model, capsys):
+    ckpt = ["--ckpt", tiny_model]
+    cases = {
+        "missing": (tmp_path / "nope.png", "no such file"),
+        "not an image": (tmp_path / "notes.png", "cannot read image"),
+        "zero bytes": (tmp_path / "empty.png", "cannot read image"),
+        "truncated": (tmp_path / "cut.png", "cannot read image"),
+    }
+    cases["not an image"][0].write_text("hello, not a picture")
+    cases["zero bytes"][0].write_bytes(b"")
+    data = shot_file.read_bytes()
+    cases["truncated"][0].write_bytes(data[: len(data) // 2])
+    for name, (path, message) in cases.items():
+        code, err = run_cli([path, *ckpt], capsys)
+        assert code == EXIT_ERROR and message in err, (name, err)
+        assert "Traceback" not in err
+
+
+def test_huge_image_is_refused_before_decoding(tmp_path, tiny_model, capsys):
+    path = tmp_path / "huge.png"
+    Image.new("1", (8000, 7000)).save(path)  # 56 MP, a few kB on disk
+    code, err = run_cli([path, "--ckpt", tiny_model], capsys)
+    assert code == EXIT_ERROR and "above the limit of 50 MP" in err
+
+
+def test_box_outside_the_image_and_malformed_box(shot_file, tiny_model, capsys):
+    code, err = run_cli([shot_file, "--ckpt", tiny_model, "--box", "500,150,100,40"], capsys)
+    assert code == EXIT_ERROR and "outside the 560x180 image" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(shot_file), "--box", "1,2,3"])
+    assert exit_info.value.code == 2 and "four integers" in capsys.readouterr().err
+
+
+def test_no_region_found_exits_3(tmp_path, tiny_model, capsys):
+    path = tmp_path / "clean.png"
+    Image.fromarray(text_canvas(400, 120, seed=1)).save(path)
+    code, err = run_cli([path, "--ckpt", tiny_model], capsys)
+    assert code == EXIT_NO_REGION and "no pixelated region found" in err and "--box" in err
+
+
+def test_animated_gif_restores_the_first_frame_and_says_so(tmp_path, shot, tiny_model, capsys):
+    frames = [Image.fromarray(shot).convert("P"), Image.new("P", (560, 180), 3)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    box = f"{BOX.x},{BOX.y},{BOX.w},{BOX.h}"
+    code, err = run_cli(
+        [path, "--ckpt", tiny_model, "--box", box, "-o", tmp_path / "a.png"], capsys
+    )
+    assert code == 0 and "first frame only" in err
+
+
+def test_missing_shipped_model_says_how_to_get_one(shot_file, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(api, "DEFAULT_MODEL", tmp_path / "absent.pt")
+    code, err = run_cli([shot_file, "-o", tmp_path / "o.png"], capsys)
+    assert code == EXIT_ERROR and "--ckpt runs/<name>" in err and "make ship" in err
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    code, err = run_cli([shot_file, "--ckpt", broken, "-o", tmp_path / "o.png"], capsys)
+    assert code == EXIT_ERROR and "broken.pt" in err
+
+
+@pytest.mark.slow
+def test_python_m_depix_restore_runs(shot_file, tiny_model, tmp_path):
+    out = tmp_path / "o.png"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "depix.restore",
+            str(shot_file),
+            "--ckpt",
+            str(tiny_model),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.is_file() and "restored" in done.stdout
