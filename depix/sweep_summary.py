@@ -31,16 +31,21 @@ def collect(folder: Path) -> list[dict[str, Any]]:
     )
     if not run_dirs:
         raise FileNotFoundError(f"{folder} holds no runs (no {RESULT_FILE} or checkpoints/)")
-    rows = []
+    results = []
     for run in run_dirs:
         file = run / RESULT_FILE
-        result = json.loads(file.read_text()) if file.is_file() else {}
+        results.append((run, json.loads(file.read_text()) if file.is_file() else {}))
+    # Show what differs between the runs (the swept values), not the shared settings.
+    shared = set.intersection(*(set(r.get("overrides") or []) for _, r in results))
+    rows = []
+    for run, result in results:
+        varying = [o for o in result.get("overrides") or [] if o not in shared]
         rows.append(
             {
                 "run": str(run.relative_to(folder)) if run != folder else ".",
                 "metric": result.get("metric"),
                 "mode": result.get("mode", "max"),
-                "overrides": " ".join(result.get("overrides") or []) or "-",
+                "overrides": " ".join(varying) or "-",
                 "value": result.get("value"),
                 "best": result.get("best"),
                 "step": result.get("global_step"),
@@ -89,6 +94,7 @@ def write_tables(rows: list[dict[str, Any]], folder: Path) -> tuple[Path, Path]:
 
 def print_table(rows: list[dict[str, Any]], title: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     metric = next((r["metric"] for r in rows if r["metric"]), "metric")
@@ -96,7 +102,8 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
     for name in ("rank", "run", "overrides", f"{metric} (last)", f"{metric} (best)", "step"):
         table.add_column(name, overflow="fold")
     for r in rows:
-        table.add_row(*(_fmt(r[k]) for k in ("rank", "run", "overrides", "value", "best", "step")))
+        keys = ("rank", "run", "overrides", "value", "best", "step")
+        table.add_row(*(escape(_fmt(r[k])) for k in keys))
     Console().print(table)
 
 

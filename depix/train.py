@@ -14,6 +14,7 @@ from typing import Any
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -108,6 +109,11 @@ def write_result(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, job: dict)
 
 def train(cfg: DictConfig) -> float | None:
     """Fit (and optionally test) the configured module; returns ``cfg.optimized_metric``."""
+    with hydra_ddp.launcher_environment_restored():
+        return _fit(cfg)
+
+
+def _fit(cfg: DictConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True)
     hydra_ddp.install()
     run_dir = Path(cfg.paths.run_dir)
@@ -155,6 +161,10 @@ def train(cfg: DictConfig) -> float | None:
         failed = False
     finally:
         finish_wandb(loggers, failed=failed)
+        # The next multirun job in this process must start a new process group (its DDP
+        # ranks are new processes); Lightning leaves the finished one initialised.
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     log.info(
         "done: %s = %s; checkpoints in %s", cfg.optimized_metric, value, run_dir / "checkpoints"
     )

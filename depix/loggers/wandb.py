@@ -82,10 +82,15 @@ def new_run_id() -> str:
 
 
 def run_id(run_dir: Path, resuming: bool, checkpoint_id: str | None, is_rank_zero: bool) -> str:
-    """The W&B id of this run folder: kept when resuming, new for a fresh run."""
+    """The W&B id of this run folder: kept when resuming, new for a fresh run.
+
+    Under ``wandb agent`` (``WANDB_SWEEP_ID`` set) it is the id the agent created.
+    """
     file = run_dir / ID_FILE
     kept = file.read_text().strip() if file.is_file() else None
     run = (kept or checkpoint_id) if resuming else None
+    if os.environ.get("WANDB_SWEEP_ID") and os.environ.get("WANDB_RUN_ID"):
+        run = os.environ["WANDB_RUN_ID"]  # `wandb agent` made this run; log into it
     run = run or new_run_id()
     if is_rank_zero:
         file.write_text(run + "\n")

@@ -12,8 +12,13 @@ themselves, and stable run folders make all ranks agree on the folder.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+# Set in the launching process's own environment by Lightning's DDP launcher.
+LAUNCHER_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 # Hydra flags that pick the config source; they must reach the child processes too.
 CONFIG_FLAGS = ("-cp", "--config-path", "-cn", "--config-name", "-cd", "--config-dir")
@@ -62,3 +67,22 @@ def install() -> None:
             "this pytorch-lightning has no _hydra_subprocess_cmd; depix.utils.hydra_ddp needs updating"
         )
     subprocess_script._hydra_subprocess_cmd = ddp_child_command
+
+
+@contextmanager
+def launcher_environment_restored() -> Iterator[None]:
+    """Undo the launcher's ``os.environ`` changes when a job ends.
+
+    Lightning's DDP launcher exports ``LOCAL_RANK``, ``WORLD_SIZE``, ... into the launching
+    process; the next multirun job in that process would read them as "processes were
+    created externally" and wait forever for ranks that are never started.
+    """
+    before = {name: os.environ.get(name) for name in LAUNCHER_ENV}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
