@@ -175,3 +175,37 @@ def test_last_checkpoint_is_refreshed_when_the_metric_does_not_improve(tiny_cfg,
     train(cfg)
     last = torch.load(Path(cfg.paths.run_dir) / "checkpoints/last.ckpt", weights_only=True)
     assert (last["epoch"], last["global_step"]) == (1, 4)
+
+
+class StopAfterSteps(pl.Callback):
+    """Simulates a run killed mid-epoch, right after the checkpoint of step ``steps``."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.steps:
+            trainer.should_stop = True  # last.ckpt of this step is already written
+
+
+MID_EPOCH_RUN = (
+    "trainer.max_epochs=1",
+    "trainer.deterministic=true",
+    "callbacks.last_checkpoint.every_n_train_steps=1",
+    "scheduler=none",
+)
+
+
+@pytest.mark.slow
+def test_mid_epoch_resume_continues_the_epoch_stream(tiny_cfg, tmp_path):
+    full, split = tmp_path / "full", tmp_path / "split"
+    train(tiny_cfg(*MID_EPOCH_RUN, run_dir=full))
+    stop = ("+callbacks.stop._target_=tests.test_resume.StopAfterSteps", "+callbacks.stop.steps=2")
+    train(tiny_cfg(*MID_EPOCH_RUN, *stop, run_dir=split))
+    assert torch.load(split / "checkpoints/last.ckpt", weights_only=True)["global_step"] == 2
+    train(tiny_cfg(*MID_EPOCH_RUN, "resume=true", run_dir=split))
+    a = torch.load(full / "checkpoints/last.ckpt", weights_only=True)
+    b = torch.load(split / "checkpoints/last.ckpt", weights_only=True)
+    assert a["global_step"] == b["global_step"] == 4
+    for key in a["state_dict"]:
+        torch.testing.assert_close(b["state_dict"][key], a["state_dict"][key], atol=1e-6, rtol=0)

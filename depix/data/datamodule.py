@@ -78,6 +78,11 @@ class DepixDataModule(pl.LightningDataModule):
             num_replicas=trainer.world_size if trainer is not None else 1,
             rank=trainer.global_rank if trainer is not None else 0,
         )
+        if trainer is not None:  # resumed mid-epoch: continue the epoch's stream, not restart it
+            # "processed": a checkpoint written in on_train_batch_end has not "completed" it yet
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            if 0 < done < len(sampler) // self.batch_size:
+                sampler.resume_within_epoch(trainer.current_epoch, done * self.batch_size)
         return self._loader(SeededSamples(self.train_set), self.batch_size, True, sampler)
 
     def val_dataloader(self) -> DataLoader:

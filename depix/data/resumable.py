@@ -7,8 +7,8 @@ so a resumed run would see different samples than the uninterrupted one. Here th
 sampler yields ``(index, sample_seed)`` pairs derived from the seed, the epoch and the
 position in the epoch, and ``SeededSamples`` seeds Python's, NumPy's and torch's global
 RNGs with ``sample_seed`` around each ``dataset[index]`` call. Lightning restores the
-epoch, so a run resumed at an epoch boundary draws exactly the samples the uninterrupted
-run drew, whatever the number of workers.
+epoch and the batches done in it, so a resumed run draws exactly the samples the
+uninterrupted run drew, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class ResumableSampler(DistributedSampler):
     depends only on (seed, epoch, rank, world size).
     """
 
+    _resume: tuple[int, int] | None = None  # (epoch, samples of it already done)
+
     def __init__(
         self,
         dataset: Dataset,
@@ -72,6 +74,13 @@ class ResumableSampler(DistributedSampler):
     ) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
 
+    def resume_within_epoch(self, epoch: int, done: int) -> None:
+        """Skip the first ``done`` samples (of this rank) of ``epoch``: a mid-epoch resume.
+
+        ``len()`` stays the full epoch, as Lightning counts the batches already done.
+        """
+        self._resume = (epoch, done) if done > 0 else None
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
         n = len(self.dataset)  # type: ignore[arg-type]
         if self.shuffle:
@@ -80,5 +89,9 @@ class ResumableSampler(DistributedSampler):
         else:
             order = list(range(n))
         order += order[: self.total_size - n]  # pad so every rank gets as many samples
-        for position in range(self.rank, self.total_size, self.num_replicas):
+        skip = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            skip, self._resume = self._resume[1], None
+        start = self.rank + skip * self.num_replicas
+        for position in range(start, self.total_size, self.num_replicas):
             yield order[position], derived_seed(self.seed, self.epoch, position)
