@@ -209,3 +209,23 @@ def test_mid_epoch_resume_continues_the_epoch_stream(tiny_cfg, tmp_path):
     assert a["global_step"] == b["global_step"] == 4
     for key in a["state_dict"]:
         torch.testing.assert_close(b["state_dict"][key], a["state_dict"][key], atol=1e-6, rtol=0)
+
+
+def test_training_samples_depend_on_seed_and_position_not_on_workers():
+    from torch.utils.data import DataLoader
+
+    from depix.data.resumable import ResumableSampler, SeededSamples
+    from depix.data.synthetic_text import SyntheticTextDataset
+
+    dataset = SyntheticTextDataset(length=6, size=(24, 64), font_sizes=(12, 16))  # seed=None
+
+    def images(workers: int, epoch: int) -> torch.Tensor:
+        sampler = ResumableSampler(dataset, seed=7)
+        sampler.set_epoch(epoch)
+        loader = DataLoader(
+            SeededSamples(dataset), batch_size=3, sampler=sampler, num_workers=workers
+        )
+        return torch.cat([batch["image"] for batch in loader])
+
+    torch.testing.assert_close(images(0, 0), images(2, 0), atol=0, rtol=0)
+    assert not torch.equal(images(0, 0), images(0, 1))  # a new epoch draws new lines

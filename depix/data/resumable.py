@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler, get_worker_info
 
 
 def derived_seed(*parts: int) -> int:
@@ -26,11 +26,18 @@ def derived_seed(*parts: int) -> int:
     return random.Random("/".join(str(int(p)) for p in parts)).getrandbits(63)
 
 
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 class SeededSamples(Dataset):
     """``dataset[index]`` with the global RNGs seeded by the sample's own seed.
 
-    The caller's RNG states are restored afterwards, so with ``num_workers=0`` the
-    training process's own random streams are not disturbed.
+    In the main process (``num_workers=0``) the caller's RNG states are restored
+    afterwards, so the training process's own random streams are not disturbed
+    (about 0.4 ms per sample, against milliseconds to render one).
     """
 
     def __init__(self, dataset: Dataset) -> None:
@@ -41,12 +48,13 @@ class SeededSamples(Dataset):
 
     def __getitem__(self, key: tuple[int, int]):
         index, seed = key
+        if get_worker_info() is not None:  # a worker's RNG serves only the samples: no restore
+            _seed_all(seed)
+            return self.dataset[index]
         python_state, numpy_state = random.getstate(), np.random.get_state()
         try:
             with torch.random.fork_rng(devices=[]):
-                random.seed(seed)
-                np.random.seed(seed % 2**32)
-                torch.manual_seed(seed)
+                _seed_all(seed)
                 return self.dataset[index]
         finally:
             random.setstate(python_state)
