@@ -84,7 +84,9 @@ def compile_net(module: pl.LightningModule, setting: Any) -> None:
     log.info("torch.compile(net, %s)", kwargs)
 
 
-def write_result(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, job: dict) -> float | None:
+def write_result(
+    run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, job: dict, wandb_id: str | None
+) -> float | None:
     """``result.json``: the optimised metric (last and best), the best checkpoint, the overrides."""
     metric = trainer.callback_metrics.get(cfg.optimized_metric)
     value = None if metric is None else float(metric)
@@ -100,7 +102,7 @@ def write_result(run_dir: Path, cfg: DictConfig, trainer: pl.Trainer, job: dict)
         "global_step": trainer.global_step,
         "epoch": trainer.current_epoch,
         "overrides": job["overrides"],
-        "wandb_id": cfg.get("logger", {}).get("wandb", {}).get("id") if cfg.get("logger") else None,
+        "wandb_id": wandb_id,
     }
     if rank_zero_only.rank == 0:
         (run_dir / RESULT_FILE).write_text(json.dumps(result, indent=2) + "\n")
@@ -157,7 +159,7 @@ def _fit(cfg: DictConfig) -> float | None:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
         if cfg.get("test"):
             trainer.test(module, datamodule=datamodule, ckpt_path="best")
-        value = write_result(run_dir, cfg, trainer, job)
+        value = write_result(run_dir, cfg, trainer, job, wandb_id)
         failed = False
     finally:
         finish_wandb(loggers, failed=failed)

@@ -38,6 +38,7 @@ def test_ema_follows_the_weights_with_warmup_and_decay():
         EMA(decay=1.0)
 
 
+@pytest.mark.slow
 def test_checkpoint_holds_ema_next_to_the_raw_weights(tiny_cfg):
     cfg = tiny_cfg("debug=limit", "trainer.max_epochs=1", "ema.enabled=true", "ema.decay=0.5")
     train(cfg)
@@ -47,6 +48,7 @@ def test_checkpoint_holds_ema_next_to_the_raw_weights(tiny_cfg):
     assert any(not torch.equal(ckpt[EMA_KEY][k], raw[k]) for k in raw)
 
 
+@pytest.mark.slow
 def test_compile_switch_keeps_weight_names(tiny_cfg, caplog):
     cfg = tiny_cfg("debug=limit", "trainer.max_epochs=1", "compile={backend: eager}")
     with caplog.at_level("INFO", logger="depix.train"):
