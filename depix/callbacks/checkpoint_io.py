@@ -39,13 +39,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return load_checkpoint_file(path, map_location=map_location or "cpu")
 
 
-def load_checkpoint_file(path, map_location: Any = "cpu") -> dict[str, Any]:
-    """``torch.load`` with weights-only unpickling and errors that name the file."""
+def load_checkpoint_file(path, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """``torch.load`` with weights-only unpickling and errors that name the file.
+
+    ``mmap=True`` maps the tensors instead of reading them: cheap when only a few entries
+    (the step, the W&B id, the EMA weights) are needed.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointLoadError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:
         raise CheckpointLoadError(
             f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); it may be "

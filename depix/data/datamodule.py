@@ -6,8 +6,9 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
+from depix.data.resumable import ResumableSampler, SeededSamples
 from depix.degrade.pipeline import Degradation
 
 
@@ -16,8 +17,9 @@ class DepixDataModule(pl.LightningDataModule):
 
     Data loaders return only clean images; ``on_after_batch_transfer`` degrades them on the
     device the batch now lives on (CPU, GPU, each DDP rank). Training draws degradation
-    parameters from a generator that is part of the checkpoint (``state_dict``), so a
-    resumed run continues the same stream; validation and test seed the generator from the
+    parameters from a generator that is part of the checkpoint (``state_dict``), and draws
+    its clean samples as a function of (seed, epoch, position) (``ResumableSampler``), so a
+    run resumed at an epoch boundary continues the same stream; validation and test seed the generator from the
     batch's first sample, so every run sees the same degraded validation set.
     """
 
@@ -48,13 +50,20 @@ class DepixDataModule(pl.LightningDataModule):
             self.generator.manual_seed(self.seed + 7919 * rank)
             self._rank_seeded = True
 
-    def _loader(self, dataset: Dataset | None, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(
+        self,
+        dataset: Dataset | None,
+        batch_size: int,
+        shuffle: bool,
+        sampler: Sampler | None = None,
+    ) -> DataLoader:
         if dataset is None:
             raise ValueError("this DataModule has no dataset for that stage (set data.test)")
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle if sampler is None else None,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
@@ -62,7 +71,19 @@ class DepixDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, shuffle=True)
+        trainer = self.trainer
+        sampler = ResumableSampler(
+            self.train_set,
+            seed=self.seed,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+        )
+        if trainer is not None:  # resumed mid-epoch: continue the epoch's stream, not restart it
+            # "processed": a checkpoint written in on_train_batch_end has not "completed" it yet
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            if 0 < done < len(sampler) // self.batch_size:
+                sampler.resume_within_epoch(trainer.current_epoch, done * self.batch_size)
+        return self._loader(SeededSamples(self.train_set), self.batch_size, True, sampler)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self.val_batch_size, shuffle=False)

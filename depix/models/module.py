@@ -34,6 +34,8 @@ class DepixModule(pl.LightningModule):
 
     ``run_config`` (the composed Hydra config, set by the training script) is stored in
     every checkpoint, so evaluation and restoration rebuild the exact network of the run.
+    Checkpoints hold only tensors, numbers, strings and containers of them, so they load
+    with ``torch.load(weights_only=True)`` (no arbitrary unpickling).
     """
 
     def __init__(
@@ -53,6 +55,8 @@ class DepixModule(pl.LightningModule):
         self.test_restored = image_metrics("test/")
         self.test_input = image_metrics("test/")
         self.run_config: dict | None = None
+        # Extra top-level checkpoint entries (the W&B run id), set by the training script.
+        self.checkpoint_extras: dict[str, Any] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -111,3 +115,4 @@ class DepixModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.run_config is not None:
             checkpoint["depix_config"] = self.run_config
+        checkpoint.update(self.checkpoint_extras)

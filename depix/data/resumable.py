@@ -1,0 +1,105 @@
+"""A training sample stream that is a pure function of (seed, epoch, position).
+
+Why: the synthetic and folder datasets draw each training sample from the global
+``random`` state (and a worker's state depends on how many workers ran before), and the
+shuffle order comes from torch's global RNG. None of that is in a Lightning checkpoint,
+so a resumed run would see different samples than the uninterrupted one. Here the
+sampler yields ``(index, sample_seed)`` pairs derived from the seed, the epoch and the
+position in the epoch, and ``SeededSamples`` seeds Python's, NumPy's and torch's global
+RNGs with ``sample_seed`` around each ``dataset[index]`` call. Lightning restores the
+epoch and the batches done in it, so a resumed run draws exactly the samples the
+uninterrupted run drew, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, DistributedSampler, get_worker_info
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed from integers; stable across processes and Python versions (SHA-512)."""
+    return random.Random("/".join(str(int(p)) for p in parts)).getrandbits(63)
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class SeededSamples(Dataset):
+    """``dataset[index]`` with the global RNGs seeded by the sample's own seed.
+
+    In the main process (``num_workers=0``) the caller's RNG states are restored
+    afterwards, so the training process's own random streams are not disturbed
+    (about 0.4 ms per sample, against milliseconds to render one).
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]):
+        index, seed = key
+        if get_worker_info() is not None:  # a worker's RNG serves only the samples: no restore
+            _seed_all(seed)
+            return self.dataset[index]
+        python_state, numpy_state = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                _seed_all(seed)
+                return self.dataset[index]
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+class ResumableSampler(DistributedSampler):
+    """Shuffles by ``(seed, epoch)`` and pairs every position with its own sample seed.
+
+    A ``DistributedSampler`` subclass so that Lightning keeps it under DDP instead of
+    wrapping it (it shards by ``rank``/``num_replicas`` itself) and calls ``set_epoch``
+    before every epoch. Positions are global (over all ranks), so the stream of a rank
+    depends only on (seed, epoch, rank, world size).
+    """
+
+    _resume: tuple[int, int] | None = None  # (epoch, samples of it already done)
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        seed: int,
+        num_replicas: int = 1,
+        rank: int = 0,
+        shuffle: bool = True,
+    ) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
+
+    def resume_within_epoch(self, epoch: int, done: int) -> None:
+        """Skip the first ``done`` samples (of this rank) of ``epoch``: a mid-epoch resume.
+
+        ``len()`` stays the full epoch, as Lightning counts the batches already done.
+        """
+        self._resume = (epoch, done) if done > 0 else None
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        n = len(self.dataset)  # type: ignore[arg-type]
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(derived_seed(self.seed, self.epoch, -1))
+            order = torch.randperm(n, generator=generator).tolist()
+        else:
+            order = list(range(n))
+        order += order[: self.total_size - n]  # pad so every rank gets as many samples
+        skip = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            skip, self._resume = self._resume[1], None
+        start = self.rank + skip * self.num_replicas
+        for position in range(start, self.total_size, self.num_replicas):
+            yield order[position], derived_seed(self.seed, self.epoch, position)

@@ -1,0 +1,132 @@
+"""Multirun sweeps and DDP under Hydra, run as the README runs them (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from depix.loggers.wandb import ID_FILE
+from depix.models.loading import load_model
+from depix.sweep_summary import collect, main
+from depix.utils.hydra_ddp import config_source_args
+
+from .conftest import TINY
+
+ROOT = Path(__file__).resolve().parent.parent
+NOT_CPU = [o for o in TINY if not o.startswith("trainer=")]
+
+
+def depix_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "depix.train", *args]
+    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def check_jobs(sweep: Path, jobs: int) -> list[str]:
+    """Each job: its own folder, a loadable checkpoint, its own (offline) W&B run."""
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [str(i) for i in range(jobs)]
+    ids = []
+    for job in sorted(p for p in sweep.iterdir() if p.is_dir()):
+        loaded = load_model(job / "checkpoints" / "last.ckpt")
+        assert loaded.config["paths"]["run_dir"] == str(job)
+        run_id = (job / ID_FILE).read_text().strip()
+        sessions = list((job / "wandb").glob("offline-run-*"))
+        assert [s.name[-len(run_id) :] for s in sessions] == [run_id]
+        ids.append(run_id)
+    assert len(set(ids)) == jobs
+    return ids
+
+
+@pytest.mark.slow
+def test_multirun_jobs_are_separate_and_summarised(tmp_path, capsys):
+    depix_train(
+        "-m",
+        "optimizer.lr=1e-3,3e-2",
+        *TINY,
+        "data.train.length=8",
+        "logger=[csv,wandb]",
+        f"paths.runs_dir={tmp_path}",
+        "run_name=lr",
+        cwd=tmp_path,
+    )
+    sweep = tmp_path / "lr" / "multirun"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr"]
+    check_jobs(sweep, 2)
+    results = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/result.json")}
+    rows = collect(sweep)
+    best_first = sorted(results, key=lambda job: -results[job]["best"])
+    assert [r["run"] for r in rows] == best_first
+    assert {r["overrides"] for r in rows} == {"optimizer.lr=0.001", "optimizer.lr=0.03"}
+    assert main([str(sweep)]) == 0
+    assert "optimizer.lr=0.03" in capsys.readouterr().out
+    assert (sweep / "summary.csv").read_text().count("\n") == 3
+    assert "| 1 |" in (sweep / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_per_multirun_job(tmp_path):
+    # DDP over 2 gloo processes, inside a 2-job multirun: Lightning re-launches rank 1 with
+    # the job's own overrides in the job's folder (depix.utils.hydra_ddp), one W&B run per job.
+    proc = depix_train(
+        "-m",
+        "seed=1,2",
+        *NOT_CPU,
+        "trainer=ddp_cpu",
+        "logger=[csv,wandb]",
+        f"paths.runs_dir={tmp_path}",
+        "run_name=ddp",
+        cwd=tmp_path,
+    )
+    assert proc.stderr.count("Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2") == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp"]
+    sweep = tmp_path / "ddp" / "multirun"
+    check_jobs(sweep, 2)
+    for job in ("0", "1"):
+        ckpt = torch.load(sweep / job / "checkpoints/last.ckpt", weights_only=True)
+        # 16 samples / (2 ranks x batch 4) = 2 optimiser steps per epoch on each rank.
+        assert ckpt["global_step"] == 2
+        assert ckpt["depix_config"]["trainer"]["strategy"] == "ddp"
+
+
+def test_ddp_children_keep_only_config_source_flags():
+    argv = ["-m", "-cn", "train", "--config-dir=/x", "optimizer.lr=1e-3,3e-3", "seed=1"]
+    assert config_source_args(argv) == ["-cn", "train", "--config-dir=/x"]
+
+
+def compose_with_hydra(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from depix.train import CONFIG_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("train", overrides=overrides, return_hydra_config=True)
+
+
+def test_slurm_launcher_config_follows_the_trainer():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cfg = compose_with_hydra(
+        ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"]
+    )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)
+
+
+def test_optuna_search_config():
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    cfg = compose_with_hydra(["hparams_search=optuna"])
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
+    assert cfg.optimized_metric == "val/psnr" and "optimizer.lr" in sweeper.params
