@@ -12,11 +12,11 @@ import datetime as dt
 import logging
 import platform
 import shlex
-import sys
 from pathlib import Path
 
 import hydra
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,6 +26,7 @@ from depix.evaluate.conditions import conditions_summary
 from depix.evaluate.report import rich_table, views, write_outputs, write_text
 from depix.evaluate.runner import Evaluator
 from depix.evaluate.suites import build_suites
+from depix.metrics.ocr import tesseract_available
 from depix.models.loading import load_model
 from depix.train import CONFIG_DIR
 
@@ -70,10 +71,14 @@ def record_results(results_md: str, run_name: str, record_dir: str | Path) -> Pa
 
 
 def header(
-    run_name: str, checkpoint: Path, model_cfg: dict, device: torch.device, suites
+    run_name: str,
+    checkpoint: Path,
+    model_cfg: dict,
+    device: torch.device,
+    suites,
+    command: str | None = None,
 ) -> tuple[str, list[str]]:
-    from depix.metrics.ocr import tesseract_available
-
+    """Top of results.md: what was evaluated, where, how (so a recorded table can be redone)."""
     model = {k: v for k, v in model_cfg.items() if k != "_target_"}
     lines = [
         f"# depix-eval: {run_name}",
@@ -81,8 +86,9 @@ def header(
         f"- checkpoint: `{checkpoint}`",
         f"- model: `{model_cfg.get('_target_')}` {model}",
         f"- device: {device_name(device)}; {dt.datetime.now().isoformat(timespec='seconds')}",
-        f"- command: `depix-eval {' '.join(shlex.quote(a) for a in sys.argv[1:])}`",
     ]
+    if command:
+        lines.append(f"- command: `{command}`")
     for suite in suites:
         n = sum(g.images.shape[0] for g in suite.groups)
         lines.append(
@@ -98,8 +104,13 @@ def header(
     return "\n".join(lines), notes
 
 
-def evaluate(cfg: DictConfig, console: Console | None = None) -> dict[str, Path]:
-    """Load the model, run the configured benchmarks, write the outputs; returns their paths."""
+def evaluate(
+    cfg: DictConfig, console: Console | None = None, command: str | None = None
+) -> dict[str, Path]:
+    """Load the model, run the configured benchmarks, write the outputs; returns their paths.
+
+    ``command`` (the command line, when run from the CLI) is written into results.md.
+    """
     console = console or Console()
     device = pick_device(cfg.device)
     loaded = load_model(cfg.ckpt_path, device=device)
@@ -123,7 +134,7 @@ def evaluate(cfg: DictConfig, console: Console | None = None) -> dict[str, Path]
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("conditions", total=total)
         evaluator.run(suites, lambda label: progress.update(task, advance=1, description=label))
-    top, notes = header(run_name, loaded.path, loaded.config["model"], device, suites)
+    top, notes = header(run_name, loaded.path, loaded.config["model"], device, suites, command)
     paths = write_outputs(evaluator.records, evaluator.examples, out_dir, top, notes)
     for _suite, title, rows, keys in views(evaluator.records):
         console.print(rich_table(rows, title, keys))
@@ -136,8 +147,10 @@ def evaluate(cfg: DictConfig, console: Console | None = None) -> dict[str, Path]
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> None:
     console = Console()
+    overrides = HydraConfig.get().overrides.task
+    command = "depix-eval " + " ".join(shlex.quote(a) for a in overrides)
     try:
-        evaluate(cfg, console)
+        evaluate(cfg, console, command)
     except (CheckpointLoadError, ValueError, RuntimeError) as error:
         Console(stderr=True).print(f"[bold red]depix-eval: {error}[/]", soft_wrap=True)
         raise SystemExit(2) from error

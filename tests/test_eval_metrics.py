@@ -128,3 +128,10 @@ def test_bicubic_baseline_recovers_a_smooth_ramp_better_than_the_mosaic():
     err_mosaic = (observed - ramp)[inner].abs().mean()
     err_bicubic = (bicubic_from_grid(observed, grid) - ramp)[inner].abs().mean()
     assert err_bicubic < err_mosaic / 4
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    from depix.evaluate.plot import nice_ticks
+
+    assert nice_ticks(0.0, 1.07) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert nice_ticks(0.125, 0.75) == [0.2, 0.3, 0.4, 0.5, 0.6, 0.7]

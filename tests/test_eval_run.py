@@ -74,7 +74,8 @@ def test_eval_end_to_end_writes_all_files_with_four_rows(tiny_run, tmp_path):
     assert [r["method"] for r in text_rows[:4]] == ["input", "bicubic", "model", "clean"]
     clean = [r for r in text_rows if r["method"] == "clean"]
     assert all(
-        float(r["ssim"]) == pytest.approx(1.0) and float(r["consistency"]) == 0 for r in clean
+        float(r["ssim"]) == pytest.approx(1.0, abs=1e-3) and float(r["consistency"]) == 0
+        for r in clean
     )
     pixelated_png = [r for r in text_rows if r["method"] == "input" and r["jpeg"] == "False"]
     assert all(float(r["consistency"]) == 0 for r in pixelated_png)

@@ -6,6 +6,7 @@ legend; Pillow is already required.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
@@ -21,9 +22,14 @@ PALETTE = [
 ]
 
 
-def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    step = (hi - lo) / count if hi > lo else 1.0
-    return [lo + i * step for i in range(count + 1)]
+def nice_ticks(lo: float, hi: float, count: int = 8) -> list[float]:
+    """Round tick values (steps of 1, 2 or 5 x 10^k) covering [lo, hi] with ~count ticks."""
+    span = hi - lo if hi > lo else 1.0
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
 def line_chart(
@@ -53,14 +59,14 @@ def line_chart(
         py = height - bottom - y / y_hi * (height - top - bottom)
         return px, py
 
-    for y in _ticks(0.0, y_hi):
+    for y in nice_ticks(0.0, y_hi):
         _, py = to_px(x_lo, y)
         draw.line([(left, py), (width - right, py)], fill=(225, 225, 225))
-        draw.text((left - 8, py), f"{y:.2f}", fill="black", font=font, anchor="rm")
-    for x in _ticks(x_lo, x_hi):
+        draw.text((left - 8, py), f"{y:g}", fill="black", font=font, anchor="rm")
+    for x in nice_ticks(x_lo, x_hi):
         px, _ = to_px(x, 0.0)
         draw.line([(px, height - bottom), (px, height - bottom + 4)], fill="black")
-        draw.text((px, height - bottom + 8), f"{x:.2f}", fill="black", font=font, anchor="mt")
+        draw.text((px, height - bottom + 8), f"{x:g}", fill="black", font=font, anchor="mt")
     draw.rectangle([left, top, width - right, height - bottom], outline="black")
     draw.text((width / 2, 12), title, fill="black", font=font, anchor="mt")
     draw.text(
