@@ -173,7 +173,7 @@ def run_bench(settings: Settings, device: torch.device, overrides: Sequence[str]
         Row(
             "text generator per worker",
             f"{gen_rate:.0f} samples/s",
-            f"{size[0]}x{size[1]} lines; training needs ~{workers_needed:.2f} workers",
+            f"{size[0]}x{size[1]} lines; training needs ~{workers_needed:.2g} workers",
         )
     )
 

@@ -136,8 +136,8 @@ def evaluate(
         evaluator.run(suites, lambda label: progress.update(task, advance=1, description=label))
     top, notes = header(run_name, loaded.path, loaded.config["model"], device, suites, command)
     paths = write_outputs(evaluator.records, evaluator.examples, out_dir, top, notes)
-    for _suite, title, rows, keys in views(evaluator.records):
-        console.print(rich_table(rows, title, keys))
+    for title, rows, columns in views(evaluator.records):
+        console.print(rich_table(rows, title, columns))
     if cfg.record:
         paths["record"] = record_results(paths["results.md"].read_text(), run_name, cfg.record_dir)
     console.print(f"results in {out_dir}: " + ", ".join(p.name for p in paths.values()))

@@ -89,6 +89,8 @@ def test_eval_end_to_end_writes_all_files_with_four_rows(tiny_run, tmp_path):
         assert f"## {title}" in markdown
     for row in ("| pixelated |", "| bicubic |", "| model |", "| original |"):
         assert row in markdown
+    images_table = markdown.split("## images: overall")[1].split("##")[0]
+    assert "PSNR dB" in images_table and "CER" not in images_table  # photos: no OCR columns
     recorded = tmp_path / "experiments" / "tinyrun.md"
     assert paths["record"] == recorded and "# Results: tinyrun" in recorded.read_text()
 

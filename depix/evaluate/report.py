@@ -23,6 +23,9 @@ from depix.evaluate.scores import gap_closed
 from depix.utils.images import comparison_grid, save_png
 
 METRICS = ("psnr", "ssim", "cer", "exact", "consistency", "gap_closed")
+OCR_METRICS = ("cer", "exact", "gap_closed")
+# Suites of pictures without text: their tables leave out the OCR columns altogether.
+SUITES_WITHOUT_TEXT = {"images"}
 CONDITION_FIELDS = tuple(Condition.__dataclass_fields__)
 HEADERS = {
     "method": "method",
@@ -94,8 +97,13 @@ def fmt(metric: str, value) -> str:
     return str(value)
 
 
-def markdown_table(rows: list[dict], keys: Sequence[str] = ()) -> str:
-    columns = list(keys) + ["method", "n", *METRICS]
+def columns_of(suite: str, keys: Sequence[str] = ()) -> list[str]:
+    """Key columns, method, n and the metrics that apply to ``suite``."""
+    metrics = [m for m in METRICS if suite not in SUITES_WITHOUT_TEXT or m not in OCR_METRICS]
+    return [*keys, "method", "n", *metrics]
+
+
+def markdown_table(rows: list[dict], columns: Sequence[str]) -> str:
     lines = [
         "| " + " | ".join(HEADERS.get(c, c) for c in columns) + " |",
         "|" + "|".join(" --- " for _ in columns) + "|",
@@ -105,13 +113,15 @@ def markdown_table(rows: list[dict], keys: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def rich_table(rows: list[dict], title: str, keys: Sequence[str] = ()) -> Table:
+def rich_table(rows: list[dict], title: str, columns: Sequence[str]) -> Table:
     table = Table(title=title, title_justify="left")
-    for c in [*keys, "method", "n", *METRICS]:
-        table.add_column(HEADERS.get(c, c), justify="left" if c == "method" else "right")
+    for c in columns:
+        table.add_column(
+            HEADERS.get(c, c), justify="left" if c == "method" else "right", no_wrap=c == "method"
+        )
     for row in rows:
         style = "bold" if row["method"] == "model" else None
-        table.add_row(*(fmt(c, row.get(c)) for c in [*keys, "method", "n", *METRICS]), style=style)
+        table.add_row(*(fmt(c, row.get(c)) for c in columns), style=style)
     return table
 
 
@@ -119,13 +129,17 @@ def suite_names(records: Sequence[Record]) -> list[str]:
     return list(dict.fromkeys(r.suite for r in records))
 
 
-def views(records: Sequence[Record]) -> list[tuple[str, str, list[dict], tuple[str, ...]]]:
-    """(suite, title, rows, keys) of every table shown: overall and per block size."""
+def views(records: Sequence[Record]) -> list[tuple[str, list[dict], list[str]]]:
+    """(title, rows, columns) of every table shown: overall and per block size."""
     out = []
     for suite in suite_names(records):
-        out.append((suite, f"{suite}: overall", summarize(records, suite), ()))
+        out.append((f"{suite}: overall", summarize(records, suite), columns_of(suite)))
         out.append(
-            (suite, f"{suite}: per block size", summarize(records, suite, ("block",)), ("block",))
+            (
+                f"{suite}: per block size",
+                summarize(records, suite, ("block",)),
+                columns_of(suite, ("block",)),
+            )
         )
     return out
 
@@ -141,8 +155,8 @@ def results_markdown(records: Sequence[Record], header: str, notes: Sequence[str
         "Gap closed: (CER pixelated - CER row) / (CER pixelated - CER original).",
         "",
     ]
-    for _suite, title, rows, keys in views(records):
-        parts += [f"## {title}", "", markdown_table(rows, keys), ""]
+    for title, rows, columns in views(records):
+        parts += [f"## {title}", "", markdown_table(rows, columns), ""]
     return "\n".join(parts)
 
 
