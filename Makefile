@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+RUN ?= runs/quickstart
+BENCHMARK ?= text
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2 fonts-noto-mono \
 	fonts-freefont-ttf fonts-firacode fonts-hack fonts-inconsolata fonts-roboto fonts-open-sans \
 	fonts-cantarell fonts-droid-fallback
@@ -21,7 +23,7 @@ install: system-deps $(VENV)/.installed  ## venv + CPU torch + depix (editable) 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PIP) -e ".[dev]"
+	$(PIP) -e ".[dev,eval]"
 	touch $@
 
 system-deps:  ## Tesseract (OCR metric) and screenshot fonts from Debian, when apt is available
@@ -46,6 +48,12 @@ ship:  ## export $(SHIP_CKPT) as depix-restore's default model depix/weights/dep
 	@test -e $(SHIP_CKPT) || { echo "no $(SHIP_CKPT): train it first, or make ship SHIP_CKPT=runs/<name>"; exit 1; }
 	$(PY) -c "from depix.models.loading import export_model; \
 		p = export_model('$(SHIP_CKPT)', '$(SHIP_OUT)', half=True); print(p, p.stat().st_size // 1024, 'kB')"
+
+eval: install  ## score a run next to its baselines: make eval RUN=runs/quickstart [BENCHMARK=text|images|all]
+	$(VENV)/bin/depix-eval ckpt_path=$(RUN) benchmark=$(BENCHMARK)
+
+bench: install  ## speed table: training/inference throughput, FLOPs, memory (on the GPU when present)
+	$(PY) -m depix.bench
 
 test: install  ## the whole test suite (CPU, no network)
 	$(PY) -m pytest -q

@@ -70,6 +70,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         )
     try:
         net = hydra.utils.instantiate(config["model"])
+    except Exception as error:
+        raise CheckpointLoadError(
+            f"{file}: its saved model config cannot be built with this version of depix "
+            f"({type(error).__name__}: {error})"
+        ) from error
+    try:
         state = {
             k: v.float() if v.is_floating_point() else v
             for k, v in net_state_dict(checkpoint).items()

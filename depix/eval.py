@@ -1,0 +1,160 @@
+"""``depix-eval``: score a trained model next to its baselines on fixed benchmarks.
+
+    depix-eval ckpt_path=runs/quickstart [benchmark=text|images|all] [out_dir=...] [limit=N]
+
+Thin Hydra entry: the model is rebuilt from the run's own saved config (``load_model``),
+the benchmarks come from ``configs/benchmark/``, the work lives in ``depix.evaluate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import shlex
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from depix.callbacks.checkpoint_io import CheckpointLoadError
+from depix.evaluate.conditions import conditions_summary
+from depix.evaluate.report import rich_table, views, write_outputs, write_text
+from depix.evaluate.runner import Evaluator
+from depix.evaluate.suites import build_suites
+from depix.metrics.ocr import tesseract_available
+from depix.models.loading import load_model
+from depix.train import CONFIG_DIR
+
+log = logging.getLogger("depix.eval")
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` = the GPU when there is one, else the CPU; anything else as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def default_out_dir(checkpoint: Path) -> Path:
+    """``<run folder>/eval``: the run folder of ``runs/x/checkpoints/y.ckpt`` is ``runs/x``.
+
+    A subfolder, because the run folder already has the training ``samples.png``.
+    """
+    folder = checkpoint.parent
+    if folder.name == "checkpoints":
+        folder = folder.parent
+    return folder / "eval"
+
+
+def record_results(results_md: str, run_name: str, record_dir: str | Path) -> Path:
+    """Write ``<record_dir>/<run_name>.md`` next to the recipe ``<run_name>.yaml``.
+
+    So every recipe in experiments/ can show what it achieves; warns when no recipe of that
+    name exists (the results are still written).
+    """
+    record_dir = Path(record_dir)
+    if not (record_dir / f"{run_name}.yaml").is_file():
+        log.warning("no recipe %s/%s.yaml: writing its results anyway", record_dir, run_name)
+    body = results_md.replace("# depix-eval", "# Results", 1)
+    return write_text(record_dir / f"{run_name}.md", body)
+
+
+def header(
+    run_name: str,
+    checkpoint: Path,
+    model_cfg: dict,
+    device: torch.device,
+    suites,
+    command: str | None = None,
+) -> tuple[str, list[str]]:
+    """Top of results.md: what was evaluated, where, how (so a recorded table can be redone)."""
+    model = {k: v for k, v in model_cfg.items() if k != "_target_"}
+    lines = [
+        f"# depix-eval: {run_name}",
+        "",
+        f"- checkpoint: `{checkpoint}`",
+        f"- model: `{model_cfg.get('_target_')}` {model}",
+        f"- device: {device_name(device)}; {dt.datetime.now().isoformat(timespec='seconds')}",
+    ]
+    if command:
+        lines.append(f"- command: `{command}`")
+    for suite in suites:
+        n = sum(g.images.shape[0] for g in suite.groups)
+        lines.append(
+            f"- {suite.name}: {n} clean images, {len(suite)} conditions "
+            f"({conditions_summary(suite.conditions)})"
+        )
+    notes = []
+    if not tesseract_available():
+        notes.append(
+            "\n**Tesseract not found: the CER, exact-line and gap-closed columns are empty "
+            "(not zero).** Install `tesseract-ocr` (`make system-deps`)."
+        )
+    return "\n".join(lines), notes
+
+
+def evaluate(
+    cfg: DictConfig, console: Console | None = None, command: str | None = None
+) -> dict[str, Path]:
+    """Load the model, run the configured benchmarks, write the outputs; returns their paths.
+
+    ``command`` (the command line, when run from the CLI) is written into results.md.
+    """
+    console = console or Console()
+    device = pick_device(cfg.device)
+    loaded = load_model(cfg.ckpt_path, device=device)
+    run_name = str(loaded.config.get("run_name") or loaded.path.stem)
+    out_dir = Path(cfg.out_dir) if cfg.out_dir else default_out_dir(loaded.path)
+    suites = build_suites(cfg.benchmark, cfg.limit)
+    evaluator = Evaluator(
+        loaded.net, int(cfg.batch_size), int(cfg.samples_per_side), int(cfg.ocr_workers)
+    )
+    if not evaluator.ocr:
+        console.print(
+            "[yellow]Tesseract not found: OCR columns (CER, exact line, gap closed) stay empty[/]"
+        )
+    total = sum(len(s) for s in suites)
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("conditions", total=total)
+        evaluator.run(suites, lambda label: progress.update(task, advance=1, description=label))
+    top, notes = header(run_name, loaded.path, loaded.config["model"], device, suites, command)
+    paths = write_outputs(evaluator.records, evaluator.examples, out_dir, top, notes)
+    for title, rows, columns in views(evaluator.records):
+        console.print(rich_table(rows, title, columns))
+    if cfg.record:
+        paths["record"] = record_results(paths["results.md"].read_text(), run_name, cfg.record_dir)
+    console.print(f"results in {out_dir}: " + ", ".join(p.name for p in paths.values()))
+    return paths
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+def main(cfg: DictConfig) -> None:
+    console = Console()
+    overrides = HydraConfig.get().overrides.task
+    command = "depix-eval " + " ".join(shlex.quote(a) for a in overrides)
+    try:
+        evaluate(cfg, console, command)
+    except (CheckpointLoadError, ValueError, RuntimeError) as error:
+        Console(stderr=True).print(f"[bold red]depix-eval: {error}[/]", soft_wrap=True)
+        raise SystemExit(2) from error
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Evaluation: benchmark conditions, baselines, metrics, reports (``depix-eval``)."""
