@@ -39,11 +39,22 @@ class MosaicBox:
 
 
 def text_canvas(
-    width: int, height: int, seed: int = 0, line_height: int = 28, font_size: int = 18
+    width: int,
+    height: int,
+    seed: int = 0,
+    line_height: int = 28,
+    font_size: int = 18,
+    font: str | None = None,
 ) -> np.ndarray:
-    """A uint8 RGB canvas filled with lines of random dark text on white, one font."""
+    """A uint8 RGB canvas filled with lines of random dark text on white, one font.
+
+    ``font`` None draws one of the installed fonts by ``seed`` (so the set depends on the
+    machine); pass a path, or ``depix.data.fonts.BUILTIN``, for a machine-independent canvas.
+    """
     rng = random.Random(seed)
-    font = discover_fonts("all")[rng.randrange(len(discover_fonts("all")))]
+    fonts = discover_fonts("all")
+    chosen = fonts[rng.randrange(len(fonts))]
+    font = font or chosen
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     for top in range(4, height - line_height + 1, line_height):
         style = LineStyle(font, font_size, (20, 20, 20), (255, 255, 255), 8, 0)
