@@ -101,3 +101,23 @@ def test_finds_box_after_2x_nearest_upscale():
     (region,) = find_regions(image)
     scaled = MosaicBox(300, 120, 720, 88, 16, 6, 10)
     assert_found(region, scaled)
+
+
+def test_stacked_redactions_with_their_own_grids_are_found_separately():
+    """Form fields redacted one by one: boxes a line apart, same block, different grid phase.
+
+    Their evidence merges into one proposal that fits no single grid; detection must split
+    it and find each box with its own offset.
+    """
+    boxes = [
+        MosaicBox(180, 18, 170, 34, 5, 0, 0),
+        MosaicBox(180, 76, 130, 34, 5, 3, 2),
+        MosaicBox(180, 134, 150, 34, 5, 1, 4),
+    ]
+    image = pixelate_boxes(
+        text_canvas(560, 200, seed=4, line_height=58, font_size=26, font=BUILTIN), boxes
+    )
+    regions = find_regions(image)
+    assert len(regions) == 3
+    for region, box in zip(regions, boxes, strict=True):
+        assert_found(region, box)

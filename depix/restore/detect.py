@@ -297,13 +297,22 @@ def find_regions(rgb: np.ndarray, block: int | None = None) -> list[Region]:
     height, width = rgb.shape[:2]
     tiles, jx_ev, jy_ev = evidence(jx, jy)
     regions = []
-    for ty0, tx0, ty1, tx1 in components(tiles):
+    proposals = list(components(tiles))
+    while proposals:
+        ty0, tx0, ty1, tx1 = proposals.pop(0)
         y0, x0 = ty0 * TILE, tx0 * TILE
         y1, x1 = min((ty1 + 1) * TILE, height), min((tx1 + 1) * TILE, width)
         found = estimate_grid(
             jx_ev[y0:y1, x0 : x1 - 1], jy_ev[y0 : y1 - 1, x0:x1], y0, x0, block, MIN_BLOCK
         )
         if found is None or found[1] < MIN_SHARE:
+            # Nearby redactions with different grids (each box has its own phase) merge into
+            # one proposal whose jumps fit no single grid: try its undilated parts alone.
+            inner = np.zeros_like(tiles)
+            inner[ty0 : ty1 + 1, tx0 : tx1 + 1] = tiles[ty0 : ty1 + 1, tx0 : tx1 + 1]
+            parts = [c for c in components(inner, radius=0) if c != (ty0, tx0, ty1, tx1)]
+            if len(parts) > 1:
+                proposals.extend(parts)
             continue
         grid = found[0]
         pad = 2 * TILE + grid.block_h
