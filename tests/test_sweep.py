@@ -26,7 +26,7 @@ def depix_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "depix.train", *args]
     env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+        command, cwd=cwd, capture_output=True, text=True, timeout=900, env={**os.environ, **env}
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
