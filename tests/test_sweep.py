@@ -24,9 +24,17 @@ NOT_CPU = [o for o in TINY if not o.startswith("trainer=")]
 
 def depix_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "depix.train", *args]
-    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONPATH": str(ROOT)}
+    # OMP_NUM_THREADS=1: twice on this 2-core CI machine a tiny conv's oneDNN backward spun
+    # forever inside an OpenMP region of the child (seen with py-spy --native); one thread
+    # per process is also what the test's tiny model needs.
+    env = {
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+    }
     proc = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=900, env={**os.environ, **env}
+        command, cwd=cwd, capture_output=True, text=True, timeout=600, env={**os.environ, **env}
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
