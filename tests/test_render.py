@@ -104,7 +104,7 @@ def test_fonts_are_classified_and_both_kinds_exist():
 
 
 def test_dataset_realism_knobs_and_determinism():
-    ds = SyntheticTextDataset(
+    settings = dict(
         length=32,
         size=(48, 192),
         font_sizes=(10, 14),
@@ -112,16 +112,10 @@ def test_dataset_realism_knobs_and_determinism():
         multiline_p=1.0,
         antialias={"subpixel": 1},
     )
+    ds = SyntheticTextDataset(**settings)
     texts = [ds[i]["text"] for i in range(8)]
     assert all("\n" in t for t in texts)
-    again = SyntheticTextDataset(
-        length=32,
-        size=(48, 192),
-        font_sizes=(10, 14),
-        seed=3,
-        multiline_p=1.0,
-        antialias={"subpixel": 1},
-    )
+    again = SyntheticTextDataset(**settings)
     assert all(torch.equal(ds[i]["image"], again[i]["image"]) for i in range(8))
     image = ds[0]["image"]
     assert (image.max(0).values - image.min(0).values).max() > 0.1  # colour fringes
