@@ -77,6 +77,7 @@ def header(
     device: torch.device,
     suites,
     command: str | None = None,
+    consistency: bool = True,
 ) -> tuple[str, list[str]]:
     """Top of results.md: what was evaluated, where, how (so a recorded table can be redone)."""
     model = {k: v for k, v in model_cfg.items() if k != "_target_"}
@@ -89,6 +90,12 @@ def header(
     ]
     if command:
         lines.append(f"- command: `{command}`")
+    lines.append(
+        "- model row: network output projected onto the observed blocks with the known grid, "
+        "as depix-restore does (`consistency=true`)"
+        if consistency
+        else "- model row: raw network output (`consistency=false`)"
+    )
     for suite in suites:
         n = sum(g.images.shape[0] for g in suite.groups)
         lines.append(
@@ -118,7 +125,11 @@ def evaluate(
     out_dir = Path(cfg.out_dir) if cfg.out_dir else default_out_dir(loaded.path)
     suites = build_suites(cfg.benchmark, cfg.limit)
     evaluator = Evaluator(
-        loaded.net, int(cfg.batch_size), int(cfg.samples_per_side), int(cfg.ocr_workers)
+        loaded.net,
+        int(cfg.batch_size),
+        int(cfg.samples_per_side),
+        int(cfg.ocr_workers),
+        bool(cfg.consistency),
     )
     if not evaluator.ocr:
         console.print(
@@ -134,7 +145,9 @@ def evaluate(
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("conditions", total=total)
         evaluator.run(suites, lambda label: progress.update(task, advance=1, description=label))
-    top, notes = header(run_name, loaded.path, loaded.config["model"], device, suites, command)
+    top, notes = header(
+        run_name, loaded.path, loaded.config["model"], device, suites, command, cfg.consistency
+    )
     paths = write_outputs(evaluator.records, evaluator.examples, out_dir, top, notes)
     for title, rows, columns in views(evaluator.records):
         console.print(rich_table(rows, title, columns))

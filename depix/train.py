@@ -25,6 +25,7 @@ from depix.callbacks.checkpoint_io import (
 )
 from depix.callbacks.ema import EMA
 from depix.loggers.wandb import configure_wandb, finish_wandb
+from depix.models.loading import init_weights
 from depix.utils import hydra_ddp
 
 log = logging.getLogger("depix.train")
@@ -136,6 +137,9 @@ def _fit(cfg: DictConfig) -> float | None:
         cfg.data, degradation=hydra.utils.instantiate(cfg.degradation)
     )
     module = hydra.utils.instantiate(cfg.module)
+    if cfg.get("init_from") and ckpt_path is None:  # resuming restores its own weights
+        source = init_weights(module.net, cfg.init_from)
+        log.info("weights initialised from %s (fine-tuning: new optimiser and schedule)", source)
     module.run_config = OmegaConf.to_container(cfg, resolve=True)
     module.checkpoint_extras = {"wandb_id": wandb_id} if wandb_id else {}
     compile_net(module, cfg.get("compile"))

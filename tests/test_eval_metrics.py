@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from depix.degrade.averaging import MODES as AVERAGING_MODES
+from depix.degrade.ops import Pixelate
 from depix.evaluate.baselines import bicubic_from_grid
 from depix.evaluate.conditions import Condition, Grid, condition_grid, degrade, sample_grid
 from depix.evaluate.scores import consistency_error, gap_closed, ocr_scores
@@ -37,7 +39,7 @@ def _text_like(n=3, h=24, w=40, seed=0):
     return (torch.rand(n, 3, h, w, generator=g) > 0.5).float() * 0.8 + 0.1
 
 
-@pytest.mark.parametrize("averaging", ["srgb", "linear"])
+@pytest.mark.parametrize("averaging", AVERAGING_MODES)
 @pytest.mark.parametrize("jpeg", [False, True])
 @pytest.mark.parametrize("offset", ["grid", "random"])
 def test_consistency_is_zero_for_a_perfect_restoration(averaging, jpeg, offset):
@@ -53,6 +55,39 @@ def test_consistency_is_zero_for_a_perfect_restoration(averaging, jpeg, offset):
     assert min(consistency_error(wrong, observed, condition, grid)) > 1.0
 
 
+@pytest.mark.parametrize("averaging", AVERAGING_MODES)
+def test_benchmark_mosaic_is_the_training_op(averaging):
+    """One definition of each averaging mode: the benchmark pixelates as training does."""
+    clean = _text_like(n=2, h=30, w=44)
+    condition = Condition(block=5, averaging=averaging, offset="random")
+    grid = sample_grid(condition, 2, torch.Generator().manual_seed(4))
+    params = {
+        "block_h": torch.tensor([5, 5]),
+        "block_w": torch.tensor([5, 5]),
+        "offset_y": grid.offset_y,
+        "offset_x": grid.offset_x,
+        "mode": torch.tensor([AVERAGING_MODES.index(averaging)] * 2),
+    }
+    training = Pixelate(block=(5, 5), modes={averaging: 1}).apply(clean, params)
+    assert torch.equal(degrade(clean, condition, grid), training)
+
+
+def test_rescaled_condition_blurs_cell_edges_reproducibly():
+    clean = _text_like(n=2, h=48, w=48)
+    plain, scaled = Condition(block=8), Condition(block=8, rescale=1.5)
+    grid = sample_grid(plain, 2, torch.Generator().manual_seed(0))
+    mosaic_only, seen = degrade(clean, plain, grid), degrade(clean, scaled, grid)
+    assert seen.shape == clean.shape and torch.equal(seen, degrade(clean, scaled, grid))
+    # Resampling mixes colours across the cell edges (rows 7|8) more than inside a cell.
+    edge_change = (seen - mosaic_only)[..., 7:9, :].abs().mean()
+    inner_change = (seen - mosaic_only)[..., 3:5, :].abs().mean()
+    assert edge_change > 0.002 and edge_change > 2 * inner_change
+    assert consistency_error(clean, seen, scaled, grid) == [0.0, 0.0]
+    assert "scaled 1.5x" in scaled.label()
+    with pytest.raises(ValueError, match="rescale"):
+        Condition(block=4, rescale=0.5)
+
+
 def test_random_offsets_are_off_grid_and_reproducible():
     condition = Condition(block=8, offset="random")
     a = sample_grid(condition, 50, torch.Generator().manual_seed(3))
@@ -64,6 +99,8 @@ def test_random_offsets_are_off_grid_and_reproducible():
 def test_condition_grid_and_validation():
     grid = condition_grid([4, 8], ["srgb", "linear"], [False, True], ["grid"], [16, 24])
     assert len(grid) == 16 and {c.font_size for c in grid} == {16, 24}
+    scaled = condition_grid([4], ["srgb"], [False], ["grid"], rescale=[1.0, 1.5])
+    assert [c.rescale for c in scaled] == [1.0, 1.5]
     with pytest.raises(ValueError, match="averaging"):
         Condition(block=4, averaging="gamma")
     with pytest.raises(ValueError, match="offset"):

@@ -85,14 +85,48 @@ def test_eval_end_to_end_writes_all_files_with_four_rows(tiny_run, tmp_path):
         assert all(r["cer"] == "" and r["exact"] == "" for r in rows)
     assert all(r["cer"] == "" for r in image_rows)  # photos carry no text
     markdown = (out / "results.md").read_text()
-    for title in ("text: overall", "text: per block size", "images: overall"):
+    for title in ("text: overall", "text: per block size", "images: overall", "text: per jpeg"):
         assert f"## {title}" in markdown
+    # blocks 4 and 8 on a 16 px font: one readable band (<= 1/4), one beyond a third.
+    band_table = markdown.split("## text: per block size / font size")[1].split("##")[0]
+    assert "| <= 1/4 | model |" in band_table and "| > 1/3 | model |" in band_table
+    assert "text: per averaging" not in markdown  # one averaging mode: no table for it
     for row in ("| pixelated |", "| bicubic |", "| model |", "| original |"):
         assert row in markdown
     images_table = markdown.split("## images: overall")[1].split("##")[0]
     assert "PSNR dB" in images_table and "CER" not in images_table  # photos: no OCR columns
     recorded = tmp_path / "experiments" / "tinyrun.md"
     assert paths["record"] == recorded and "# Results: tinyrun" in recorded.read_text()
+
+
+class NoisyNet(torch.nn.Module):
+    """A 'restoration' that adds noise: inconsistent with the mosaic it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(0.2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+        return x + self.scale * noise
+
+
+@pytest.mark.parametrize("consistency", [True, False])
+def test_model_row_is_projected_onto_the_observed_blocks(consistency):
+    from depix.evaluate.conditions import Condition
+    from depix.evaluate.runner import Evaluator
+    from depix.evaluate.suites import ImageGroup, Suite
+
+    clean = (torch.rand(2, 3, 24, 48, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    suite = Suite("photos", [ImageGroup(clean, ["a", "b"])], [Condition(6, offset="random")])
+    evaluator = Evaluator(NoisyNet(), consistency=consistency)
+    evaluator.ocr = False
+    records = evaluator.run([suite])
+    model = [r.consistency for r in records if r.method == "model"]
+    if consistency:  # within 8-bit rounding of the observed cells
+        assert max(model) <= 0.5
+    else:
+        assert min(model) > 2.0
 
 
 def test_record_results_writes_next_to_the_recipe(tmp_path):

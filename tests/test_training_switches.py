@@ -57,3 +57,39 @@ def test_compile_switch_keeps_weight_names(tiny_cfg, caplog):
     ckpt = torch.load(Path(cfg.paths.run_dir) / "checkpoints/last.ckpt", weights_only=True)
     assert all("_orig_mod" not in k for k in ckpt["state_dict"])
     assert ckpt["depix_config"]["compile"] == {"backend": "eager"}
+
+
+def _exported(tmp_path: Path, widths: list[int]) -> tuple[Path, nn.Module]:
+    from depix.models.loading import EXPORT_FORMAT
+    from depix.models.unet import UNet
+
+    net = UNet(widths=widths)
+    config = {"model": {"_target_": "depix.models.unet.UNet", "widths": widths}}
+    path = tmp_path / f"model{len(widths)}.pt"
+    torch.save({"format": EXPORT_FORMAT, "config": config, "state_dict": net.state_dict()}, path)
+    return path, net
+
+
+def test_init_from_copies_weights_and_rejects_another_shape(tmp_path):
+    from depix.callbacks.checkpoint_io import CheckpointLoadError
+    from depix.models.loading import init_weights
+    from depix.models.unet import UNet
+
+    path, source = _exported(tmp_path, [8, 16])
+    target = UNet(widths=[8, 16])
+    assert init_weights(target, path) == path
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+    with pytest.raises(CheckpointLoadError, match="init_from=.*does not fit"):
+        init_weights(UNet(widths=[8, 16, 32]), path)
+
+
+@pytest.mark.slow
+def test_training_starts_from_init_from_weights(tiny_cfg, tmp_path):
+    path, source = _exported(tmp_path, [8, 16])
+    # lr 0: the run must end exactly where it started, i.e. at the source's weights.
+    cfg = tiny_cfg("debug=limit", f"init_from={path}", "optimizer.lr=0.0")
+    train(cfg)
+    ckpt = torch.load(Path(cfg.paths.run_dir) / "checkpoints/last.ckpt", weights_only=True)
+    for key, value in source.state_dict().items():
+        assert torch.equal(ckpt["state_dict"][f"net.{key}"], value), key

@@ -26,10 +26,10 @@ def _to_8bit(x: torch.Tensor) -> torch.Tensor:
 def pixelate_mode(
     x: torch.Tensor,
     mode: str,
-    block_h: torch.Tensor,
-    block_w: torch.Tensor,
-    offset_y: torch.Tensor,
-    offset_x: torch.Tensor,
+    block_h: torch.Tensor | int,
+    block_w: torch.Tensor | int,
+    offset_y: torch.Tensor | int,
+    offset_x: torch.Tensor | int,
     box: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Pixelate ``x`` (B, 3, H, W) in [0, 1] with one averaging ``mode`` for the whole batch."""

@@ -31,6 +31,20 @@ def _resize(x: torch.Tensor, size: tuple[int, int], mode: str, shrink: bool) -> 
     return F.interpolate(x, size, mode=mode, align_corners=False, antialias=shrink)
 
 
+def rescale_and_back(x: torch.Tensor, factor: float, mode: str, down: bool = False) -> torch.Tensor:
+    """``x`` (B, C, H, W) seen at ``factor`` (> 1) display scaling, resampled back to H x W.
+
+    ``down`` shrinks by ``1 / factor`` first (a zoomed-out copy enlarged again). The one
+    definition of the op, shared by training (``Rescale``) and the benchmarks.
+    """
+    if mode not in INTERPOLATIONS:
+        raise ValueError(f"rescale mode must be one of {INTERPOLATIONS}, got {mode!r}")
+    h, w = x.shape[-2:]
+    scale = 1 / factor if down else factor
+    mid = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return _resize(_resize(x, mid, mode, shrink=down), (h, w), mode, not down)
+
+
 class Rescale(RandomOp):
     """Resample by one of ``factors`` with one of ``modes`` and back (probability ``p``).
 
@@ -66,7 +80,6 @@ class Rescale(RandomOp):
         return {"factor": factor, "mode": mode, "down": down}
 
     def transform(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        h, w = x.shape[-2:]
         out = torch.empty_like(x)
         keys = torch.stack(
             [params["factor"] * 100, params["mode"].to(params["factor"]), params["down"].float()], 1
@@ -74,7 +87,5 @@ class Rescale(RandomOp):
         for key in keys.unique(dim=0).tolist():  # a loop over a few distinct settings
             idx = (keys == torch.tensor(key, device=keys.device)).all(1).nonzero().squeeze(1)
             factor, mode, down = key[0] / 100, INTERPOLATIONS[int(key[1])], bool(key[2])
-            scale = 1 / factor if down else factor
-            mid = (max(1, round(h * scale)), max(1, round(w * scale)))
-            out[idx] = _resize(_resize(x[idx], mid, mode, shrink=down), (h, w), mode, not down)
+            out[idx] = rescale_and_back(x[idx], factor, mode, down)
         return out

@@ -1,10 +1,11 @@
 """The degradations the benchmarks score against, one fully specified condition at a time.
 
 Training draws random degradations; evaluation needs named, reproducible ones (block size,
-averaging mode, JPEG, grid offset) so that a table row means the same thing in every run.
-Each condition is built directly from ``depix.degrade.mosaic.mosaic`` plus kornia's sRGB
-transfer functions and Pillow's JPEG codec (the real, non-differentiable one users meet),
-so the benchmark does not depend on which ops the training configs happen to offer.
+averaging mode, grid offset, display scaling, JPEG) so that a table row means the same
+thing in every run. The mosaic and the rescaling are the training ops' own functions
+(``depix.degrade.averaging``, ``depix.degrade.rescale``: one definition of each), but JPEG
+is Pillow's codec, the real one users meet, not the training's batched torch codec: a
+model must not be scored on the approximation it was trained with.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 from PIL import Image
 
-from depix.degrade.mosaic import mosaic
+from depix.degrade.averaging import MODES as AVERAGING_MODES
+from depix.degrade.averaging import pixelate_mode
+from depix.degrade.rescale import rescale_and_back
 from depix.utils.images import to_uint8
 
-AVERAGING_MODES = ("srgb", "linear")
 OFFSET_MODES = ("grid", "random")
+RESCALE_MODE = "bicubic"  # display scaling in browsers and image viewers
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Condition:
 
     ``offset="random"`` shifts each image's grid by a seeded random amount in
     ``[1, block - 1]`` on both axes (strictly off the image origin), as real screenshots are.
+    ``rescale`` > 1 is the mosaic seen at that display scaling (bicubic up, then back to the
+    original size so the clean image still lines up), before any JPEG.
     """
 
     block: int
@@ -40,6 +44,7 @@ class Condition:
     jpeg_quality: int = 75
     offset: str = "grid"
     font_size: int | None = None
+    rescale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.block < 1:
@@ -50,6 +55,8 @@ class Condition:
             raise ValueError(f"offset must be one of {OFFSET_MODES}, got {self.offset!r}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
+        if self.rescale < 1:
+            raise ValueError(f"rescale must be >= 1 (1 = none), got {self.rescale}")
 
     def fields(self) -> dict:
         """Columns of this condition in results.csv (quality only when JPEG is on)."""
@@ -62,7 +69,10 @@ class Condition:
         parts = [f"block {self.block}"]
         if self.font_size is not None:
             parts.append(f"font {self.font_size}")
-        parts += [self.averaging, f"jpeg q{self.jpeg_quality}" if self.jpeg else "png", self.offset]
+        parts.append(self.averaging)
+        if self.rescale != 1:
+            parts.append(f"scaled {self.rescale:g}x")
+        parts += [f"jpeg q{self.jpeg_quality}" if self.jpeg else "png", self.offset]
         return ", ".join(parts)
 
 
@@ -73,11 +83,14 @@ def condition_grid(
     offsets: Sequence[str],
     font_sizes: Sequence[int | None] = (None,),
     jpeg_quality: int = 75,
+    rescale: Sequence[float] = (1.0,),
 ) -> list[Condition]:
     """The full factorial grid, font size outermost (lines are rendered once per font size)."""
     return [
-        Condition(int(b), str(a), bool(j), int(jpeg_quality), str(o), f)
-        for f, b, a, j, o in itertools.product(font_sizes, blocks, averaging, jpeg, offsets)
+        Condition(int(b), str(a), bool(j), int(jpeg_quality), str(o), f, float(r))
+        for f, b, a, r, j, o in itertools.product(
+            font_sizes, blocks, averaging, rescale, jpeg, offsets
+        )
     ]
 
 
@@ -102,12 +115,9 @@ def sample_grid(condition: Condition, n: int, generator: torch.Generator) -> Gri
 
 
 def pixelate(x: torch.Tensor, grid: Grid, averaging: str = "srgb") -> torch.Tensor:
-    """Block means of ``x`` (B, 3, H, W) in sRGB values or in linear light, not quantised."""
+    """``x`` (B, 3, H, W) pixelated with one of the tools' averaging modes, 8-bit values."""
     oy, ox = grid.offset_y.to(x.device), grid.offset_x.to(x.device)
-    if averaging == "linear":
-        linear = rgb_to_linear_rgb(x.clamp(0, 1))
-        return linear_rgb_to_rgb(mosaic(linear, grid.block, grid.block, oy, ox)).clamp(0, 1)
-    return mosaic(x, grid.block, grid.block, oy, ox)
+    return pixelate_mode(x, averaging, grid.block, grid.block, oy, ox)
 
 
 def quantize8(x: torch.Tensor) -> torch.Tensor:
@@ -127,18 +137,20 @@ def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
 
 
 def degrade(x: torch.Tensor, condition: Condition, grid: Grid) -> torch.Tensor:
-    """The pixelated image a user would see: block means, 8-bit, then JPEG when on.
+    """The pixelated image a user would see: the mosaic (8-bit), display scaling, then JPEG.
 
     Deterministic: degrading the clean original again reproduces the input exactly, which is
     what makes the mosaic-consistency error of a perfect restoration exactly zero.
     """
-    y = quantize8(pixelate(x, grid, condition.averaging))
+    y = pixelate(x, grid, condition.averaging)
+    if condition.rescale != 1:
+        y = quantize8(rescale_and_back(y, condition.rescale, RESCALE_MODE))
     return jpeg_roundtrip(y, condition.jpeg_quality) if condition.jpeg else y
 
 
 def conditions_summary(conditions: Iterable[Condition]) -> str:
     """``5 blocks x 3 fonts x ...``: one line saying what a grid covers."""
     conditions = list(conditions)
-    keys = ("block", "font_size", "averaging", "jpeg", "offset")
+    keys = ("block", "font_size", "averaging", "rescale", "jpeg", "offset")
     counts = {k: len({getattr(c, k) for c in conditions}) for k in keys}
     return " x ".join(f"{v} {k}" for k, v in counts.items() if v > 1) or "1 condition"

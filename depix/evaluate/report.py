@@ -51,12 +51,32 @@ def _sort_key(values: tuple) -> tuple:
     return tuple((v is None, v if isinstance(v, (int, float)) else str(v)) for v in values)
 
 
+# Per-axis tables shown when the axis takes more than one value in a suite.
+AXES = ("font_size", "averaging", "rescale", "jpeg", "offset")
+# Readability bands of the block size relative to the font's pixel size (issue 5's target:
+# CER <= 5 % up to a quarter, <= 20 % up to a third).
+RATIO_BANDS = ((1 / 4, "<= 1/4"), (1 / 3, "<= 1/3"), (math.inf, "> 1/3"))
+
+
+def ratio_band(condition: Condition) -> str | None:
+    """The band of block / font size (``None`` without a font size)."""
+    if condition.font_size is None:
+        return None
+    ratio = condition.block / condition.font_size
+    return next(name for limit, name in RATIO_BANDS if ratio <= limit + 1e-9)
+
+
+def condition_keys(condition: Condition) -> dict:
+    """A condition's fields plus the derived ``block/font`` band, for grouping."""
+    return {**condition.fields(), "block/font": ratio_band(condition)}
+
+
 def summarize(records: Iterable[Record], suite: str, keys: Sequence[str] = ()) -> list[dict]:
     """One row per (values of ``keys``, method) of ``suite``, four methods per group."""
     groups: dict[tuple, dict[str, list[Record]]] = {}
     for r in records:
         if r.suite == suite:
-            fields = r.condition.fields()
+            fields = condition_keys(r.condition)
             key = tuple(fields[k] for k in keys)
             groups.setdefault(key, {}).setdefault(r.method, []).append(r)
     rows = []
@@ -86,6 +106,8 @@ def fmt(metric: str, value) -> str:
         return ""
     if metric == "method":
         return ROW_NAMES.get(value, str(value))
+    if metric == "rescale":
+        return f"{value:g}x"
     if isinstance(value, float):
         if math.isinf(value):
             return "inf"
@@ -129,18 +151,24 @@ def suite_names(records: Sequence[Record]) -> list[str]:
     return list(dict.fromkeys(r.suite for r in records))
 
 
+def view(records: Sequence[Record], suite: str, keys: Sequence[str], title: str):
+    return (f"{suite}: {title}", summarize(records, suite, keys), columns_of(suite, keys))
+
+
 def views(records: Sequence[Record]) -> list[tuple[str, list[dict], list[str]]]:
-    """(title, rows, columns) of every table shown: overall and per block size."""
+    """(title, rows, columns) of every table shown: overall, per block size, per block/font
+    band (text), and per condition axis that varies (averaging mode, scaling, JPEG, ...)."""
     out = []
     for suite in suite_names(records):
-        out.append((f"{suite}: overall", summarize(records, suite), columns_of(suite)))
-        out.append(
-            (
-                f"{suite}: per block size",
-                summarize(records, suite, ("block",)),
-                columns_of(suite, ("block",)),
-            )
-        )
+        out.append(view(records, suite, (), "overall"))
+        out.append(view(records, suite, ("block",), "per block size"))
+        conditions = [r.condition for r in records if r.suite == suite]
+        bands = {ratio_band(c) for c in conditions}
+        if len(bands) > 1:
+            out.append(view(records, suite, ("block/font",), "per block size / font size"))
+        for axis in AXES:
+            if len({getattr(c, axis) for c in conditions}) > 1:
+                out.append(view(records, suite, (axis,), f"per {axis.replace('_', ' ')}"))
     return out
 
 

@@ -77,7 +77,13 @@ def text_suite(cfg, limit: int | None = None) -> Suite:
             )
         )
     conditions = condition_grid(
-        cfg.blocks, cfg.averaging, cfg.jpeg, cfg.offsets, cfg.font_sizes, cfg.jpeg_quality
+        cfg.blocks,
+        cfg.averaging,
+        cfg.jpeg,
+        cfg.offsets,
+        cfg.font_sizes,
+        cfg.jpeg_quality,
+        cfg.get("rescale", (1.0,)),
     )
     return Suite("text", groups, conditions)
 
@@ -139,7 +145,13 @@ def images_suite(cfg, limit: int | None = None) -> Suite:
         for items in by_shape.values()
     ]
     conditions = condition_grid(
-        cfg.blocks, cfg.averaging, cfg.jpeg, cfg.offsets, (None,), cfg.jpeg_quality
+        cfg.blocks,
+        cfg.averaging,
+        cfg.jpeg,
+        cfg.offsets,
+        (None,),
+        cfg.jpeg_quality,
+        cfg.get("rescale", (1.0,)),
     )
     return Suite("images", groups, conditions)
 

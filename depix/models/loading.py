@@ -88,6 +88,26 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     return LoadedModel(net=net.to(device).eval(), config=config, path=file)
 
 
+def init_weights(net: nn.Module, path: str | Path) -> Path:
+    """Copy the weights of a run folder, checkpoint or exported model into ``net`` (fine-tuning).
+
+    EMA weights are taken when the source has them (what evaluation would load). The source's
+    network must have the same shape as ``net``: a mismatch is a one-line error, not a
+    partial load.
+    """
+    source = load_model(path)
+    try:
+        net.load_state_dict(source.net.state_dict(), strict=True)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise CheckpointLoadError(
+            f"init_from={path}: its network ({source.config['model'].get('_target_')} "
+            f"{ {k: v for k, v in source.config['model'].items() if k != '_target_'} }) does not "
+            f"fit this run's model config: {first}"
+        ) from error
+    return source.path
+
+
 def export_model(checkpoint_path: str | Path, out: str | Path, half: bool = False) -> Path:
     """Write the small inference file (config + network weights, optionally float16)."""
     file = resolve_checkpoint(checkpoint_path)
