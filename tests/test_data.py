@@ -1,12 +1,16 @@
 """Synthetic text, image folders and the DataModule's on-device degradation."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader
 
 from depix.data.datamodule import DepixDataModule
 from depix.data.folder import ImageFolderDataset, ImageReadError, list_images, load_rgb
+from depix.data.resumable import ResumableSampler, SeededSamples
 from depix.data.synthetic_text import SyntheticTextDataset
 from depix.degrade.ops import Pixelate, Quantize
 from depix.degrade.pipeline import Degradation
@@ -124,9 +128,25 @@ def test_datamodule_degrades_on_gpu():
     assert out["input"].is_cuda
 
 
-def test_datamodule_generator_state_round_trip():
-    dm = _datamodule()
-    state = dm.state_dict()
-    first = torch.rand(3, generator=dm.generator)
-    dm.load_state_dict(state)
-    assert torch.equal(torch.rand(3, generator=dm.generator), first)
+def test_training_degradation_is_a_function_of_the_batch():
+    """No generator state: a resumed run (on any rank) degrades a batch as the first run did."""
+    first_run, resumed = _datamodule(), _datamodule()
+    for dm in (first_run, resumed):
+        dm.trainer = SimpleNamespace(training=True, global_rank=0, world_size=1)
+    loader = iter(
+        DataLoader(
+            SeededSamples(first_run.train_set),
+            batch_size=4,
+            sampler=ResumableSampler(first_run.train_set, seed=3),
+        )
+    )
+    batch0, batch1 = next(loader), next(loader)
+    first_run.degrade(dict(batch0))
+    a = first_run.degrade(dict(batch1))
+    b = resumed.degrade(dict(batch1))  # the resumed run starts at batch 1
+    assert torch.equal(a["input"], b["input"])
+    c = first_run.degrade(dict(batch0))
+    keys = ("pixelate.block_h", "pixelate.offset_y", "pixelate.offset_x")
+    assert any(not torch.equal(c["params"][k], a["params"][k]) for k in keys)  # own draws
+    assert first_run.state_dict() == {}
+    first_run.load_state_dict({"generator": torch.Generator().get_state()})  # old checkpoints load

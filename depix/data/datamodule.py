@@ -16,11 +16,12 @@ class DepixDataModule(pl.LightningDataModule):
     """Yields batches ``{"image": clean, "input": degraded, "params": {...}, "text": [...]}``.
 
     Data loaders return only clean images; ``on_after_batch_transfer`` degrades them on the
-    device the batch now lives on (CPU, GPU, each DDP rank). Training draws degradation
-    parameters from a generator that is part of the checkpoint (``state_dict``), and draws
-    its clean samples as a function of (seed, epoch, position) (``ResumableSampler``), so a
-    run resumed at an epoch boundary continues the same stream; validation and test seed the generator from the
-    batch's first sample, so every run sees the same degraded validation set.
+    device the batch now lives on (CPU, GPU, each DDP rank). Everything random is a function
+    of the batch itself: clean samples are drawn as a function of (seed, epoch, position)
+    (``ResumableSampler``), and the degradation parameters of a batch come from a CPU
+    generator seeded by its first sample's seed. So there is no generator state to save:
+    a resumed run, on any number of ranks, degrades every batch as the uninterrupted run
+    did, and every run sees the same degraded validation set.
     """
 
     def __init__(
@@ -41,14 +42,6 @@ class DepixDataModule(pl.LightningDataModule):
         self.val_batch_size = val_batch_size or batch_size
         self.num_workers = num_workers
         self.seed = seed
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def setup(self, stage: str | None = None) -> None:
-        rank = self.trainer.global_rank if self.trainer is not None else 0
-        if rank and not getattr(self, "_rank_seeded", False):
-            # Each DDP rank degrades its own shard differently.
-            self.generator.manual_seed(self.seed + 7919 * rank)
-            self._rank_seeded = True
 
     def _loader(
         self,
@@ -91,9 +84,10 @@ class DepixDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set or self.val_set, self.val_batch_size, shuffle=False)
 
-    def _generator_for(self, batch: dict) -> torch.Generator:
-        if self.trainer is not None and self.trainer.training:
-            return self.generator
+    @staticmethod
+    def _generator_for(batch: dict) -> torch.Generator:
+        # Sample seeds are random 62-bit draws of the sample's own stream: independent of the
+        # numbers that rendered it, distinct per position, epoch and rank.
         return torch.Generator().manual_seed(int(batch["seed"][0]))
 
     def degrade(self, batch: dict, generator: torch.Generator | None = None) -> dict:
@@ -106,9 +100,7 @@ class DepixDataModule(pl.LightningDataModule):
         return self.degrade(batch)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
+        return {}  # nothing to save: see the class docstring
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if "generator" in state_dict:
-            self.generator.set_state(state_dict["generator"])
-            self._rank_seeded = True
+        """Accepts checkpoints of older versions (they saved a generator state, now unused)."""

@@ -46,16 +46,20 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return sum(values) / len(values)
 
 
-def _sort_key(values: tuple) -> tuple:
-    """Numbers in numeric order, None last (e.g. the JPEG quality of PNG conditions)."""
-    return tuple((v is None, v if isinstance(v, (int, float)) else str(v)) for v in values)
-
-
 # Per-axis tables shown when the axis takes more than one value in a suite.
 AXES = ("font_size", "averaging", "rescale", "jpeg", "offset")
 # Readability bands of the block size relative to the font's pixel size (issue 5's target:
 # CER <= 5 % up to a quarter, <= 20 % up to a third).
 RATIO_BANDS = ((1 / 4, "<= 1/4"), (1 / 3, "<= 1/3"), (math.inf, "> 1/3"))
+_BAND_RANK = {name: i for i, (_, name) in enumerate(RATIO_BANDS)}
+
+
+def sort_key(values: tuple) -> tuple:
+    """Numbers in numeric order, bands from readable to not, None last (e.g. the JPEG
+    quality of PNG conditions)."""
+    return tuple(
+        (v is None, v if isinstance(v, (int, float)) else _BAND_RANK.get(v, str(v))) for v in values
+    )
 
 
 def ratio_band(condition: Condition) -> str | None:
@@ -80,7 +84,7 @@ def summarize(records: Iterable[Record], suite: str, keys: Sequence[str] = ()) -
             key = tuple(fields[k] for k in keys)
             groups.setdefault(key, {}).setdefault(r.method, []).append(r)
     rows = []
-    for key in sorted(groups, key=_sort_key):
+    for key in sorted(groups, key=sort_key):
         by_method = groups[key]
         means = {
             m: {metric: _mean([getattr(r, metric) for r in rs]) for metric in METRICS[:-1]}

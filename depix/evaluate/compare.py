@@ -1,0 +1,143 @@
+"""``python -m depix.evaluate.compare RUN [RUN ...]``: several models' results side by side.
+
+``depix-eval`` scores one model; comparing recipes (plain vs mixed degradation, a short vs a
+long run) means reading several ``results.csv`` at once. This prints one Markdown table per
+condition axis that varies (block / font band, block, font size, averaging mode, scaling,
+JPEG, offset) with the pixelated input, bicubic and every run's model row, each cell
+``CER / SSIM / PSNR`` averaged over the conditions, and writes it to ``--out``. The runs must
+have been scored on the same benchmark (the same conditions), else it says what differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+from depix.evaluate.conditions import Condition
+from depix.evaluate.report import AXES, condition_keys, sort_key
+
+METRICS = ("cer", "ssim", "psnr")
+BASELINES = (("input", "pixelated"), ("bicubic", "bicubic"))
+Key = tuple[str, Condition]  # (suite, condition)
+
+
+def results_file(path: str | Path) -> Path:
+    """A results.csv, or a run folder's ``eval/results.csv``; clear error otherwise."""
+    path = Path(path)
+    file = path / "eval" / "results.csv" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} does not exist (run depix-eval on {path} first)")
+    return file
+
+
+def _condition(row: dict[str, str]) -> Condition:
+    return Condition(
+        block=int(row["block"]),
+        averaging=row["averaging"],
+        jpeg=row["jpeg"] == "True",
+        jpeg_quality=int(row["jpeg_quality"] or 75),
+        offset=row["offset"],
+        font_size=int(row["font_size"]) if row.get("font_size") else None,
+        rescale=float(row.get("rescale") or 1.0),
+    )
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text not in ("", None) else None
+
+
+def load(file: Path) -> dict[Key, dict[str, dict[str, float | None]]]:
+    """``{(suite, condition): {method: {metric: value}}}`` from one results.csv."""
+    table: dict[Key, dict[str, dict[str, float | None]]] = {}
+    with open(file) as handle:
+        for row in csv.DictReader(handle):
+            key = (row["suite"], _condition(row))
+            table.setdefault(key, {})[row["method"]] = {m: _number(row[m]) for m in METRICS}
+    if not table:
+        raise ValueError(f"{file} holds no results")
+    return table
+
+
+def _mean(values: list[float | None]) -> float | None:
+    if not values or any(v is None for v in values):
+        return None
+    return sum(values) / len(values)  # type: ignore[arg-type]
+
+
+def _cell(scores: list[dict[str, float | None]]) -> str:
+    means = [_mean([s[m] for s in scores]) for m in METRICS]
+    formats = ("{:.3f}", "{:.3f}", "{:.2f}")
+    return " / ".join("" if v is None else f.format(v) for f, v in zip(formats, means))
+
+
+def compare(tables: Sequence[dict], names: Sequence[str]) -> str:
+    """The Markdown comparison of runs scored on the same conditions."""
+    first = set(tables[0])
+    for name, table in zip(names[1:], tables[1:]):
+        if set(table) != first:
+            missing, extra = len(first - set(table)), len(set(table) - first)
+            raise ValueError(
+                f"{name} was scored on other conditions than {names[0]} ({missing} missing, "
+                f"{extra} extra): evaluate both with the same benchmark settings"
+            )
+    keys = sorted(first, key=lambda k: (k[0], k[1].label()))
+    columns = [label for _, label in BASELINES] + list(names)
+    parts = []
+    for suite in dict.fromkeys(k[0] for k in keys):
+        suite_keys = [k for k in keys if k[0] == suite]
+        fields = {k: condition_keys(k[1]) for k in suite_keys}
+        axes = ["block/font", "block", *AXES]
+        for axis in [None, *axes]:
+            values = (
+                [None] if axis is None else list(dict.fromkeys(fields[k][axis] for k in suite_keys))
+            )
+            if axis is not None and len(values) < 2:
+                continue
+            title = "overall" if axis is None else f"per {axis.replace('_', ' ')}"
+            lines = [
+                f"## {suite}: {title} (CER / SSIM / PSNR dB)",
+                "",
+                "| " + " | ".join([axis or "", *columns]) + " |",
+                "|" + " --- |" * (len(columns) + 1),
+            ]
+            for value in sorted(values, key=lambda v: sort_key((v,))):
+                group = [k for k in suite_keys if axis is None or fields[k][axis] == value]
+                cells = [_cell([tables[0][k][m] for k in group]) for m, _ in BASELINES]
+                cells += [_cell([t[k]["model"] for k in group]) for t in tables]
+                lines.append(
+                    "| " + " | ".join(["" if value is None else str(value), *cells]) + " |"
+                )
+            parts.append("\n".join(lines))
+    header = (
+        "Model rows of each run next to the pixelated input and bicubic (from the first run's "
+        "file; the same images in every run). Lower CER is better. Means over conditions."
+    )
+    return "\n\n".join([header, *parts]) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m depix.evaluate.compare", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("runs", nargs="+", help="run folders (their eval/results.csv) or CSV files")
+    parser.add_argument("--names", nargs="+", help="column names (default: the folder names)")
+    parser.add_argument("--out", help="also write the Markdown here")
+    args = parser.parse_args(argv)
+    names = args.names or [
+        Path(r).name if Path(r).is_dir() else Path(r).parent.parent.name for r in args.runs
+    ]
+    if len(names) != len(args.runs):
+        parser.error(f"--names gives {len(names)} names for {len(args.runs)} runs")
+    try:
+        text = compare([load(results_file(r)) for r in args.runs], names)
+    except (FileNotFoundError, ValueError) as error:
+        parser.exit(2, f"depix compare: {error}\n")
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
