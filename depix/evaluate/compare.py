@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from depix.evaluate.conditions import Condition
-from depix.evaluate.report import AXES, condition_keys, sort_key
+from depix.evaluate.report import AXES, condition_keys, mean_or_none, sort_key
 
 METRICS = ("cer", "ssim", "psnr")
 BASELINES = (("input", "pixelated"), ("bicubic", "bicubic"))
@@ -60,14 +60,8 @@ def load(file: Path) -> dict[Key, dict[str, dict[str, float | None]]]:
     return table
 
 
-def _mean(values: list[float | None]) -> float | None:
-    if not values or any(v is None for v in values):
-        return None
-    return sum(values) / len(values)  # type: ignore[arg-type]
-
-
 def _cell(scores: list[dict[str, float | None]]) -> str:
-    means = [_mean([s[m] for s in scores]) for m in METRICS]
+    means = [mean_or_none([s[m] for s in scores]) for m in METRICS]
     formats = ("{:.3f}", "{:.3f}", "{:.2f}")
     return " / ".join("" if v is None else f.format(v) for f, v in zip(formats, means))
 

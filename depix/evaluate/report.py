@@ -40,7 +40,7 @@ HEADERS = {
 ROW_NAMES = {"input": "pixelated", "bicubic": "bicubic", "model": "model", "clean": "original"}
 
 
-def _mean(values: Sequence[float | None]) -> float | None:
+def mean_or_none(values: Sequence[float | None]) -> float | None:
     if not values or any(v is None for v in values):
         return None
     return sum(values) / len(values)
@@ -87,7 +87,7 @@ def summarize(records: Iterable[Record], suite: str, keys: Sequence[str] = ()) -
     for key in sorted(groups, key=sort_key):
         by_method = groups[key]
         means = {
-            m: {metric: _mean([getattr(r, metric) for r in rs]) for metric in METRICS[:-1]}
+            m: {metric: mean_or_none([getattr(r, metric) for r in rs]) for metric in METRICS[:-1]}
             for m, rs in by_method.items()
         }
         for method in METHODS:
