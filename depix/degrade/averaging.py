@@ -19,7 +19,8 @@ from depix.degrade.mosaic import mosaic
 MODES = ("srgb", "srgb_trunc", "linear", "center", "corner")
 
 
-def _to_8bit(x: torch.Tensor) -> torch.Tensor:
+def to_8bit(x: torch.Tensor) -> torch.Tensor:
+    """Round to 8-bit levels, as saving a PNG does."""
     return torch.round(x.clamp(0, 1) * 255) / 255
 
 
@@ -44,7 +45,7 @@ def pixelate_mode(
     if mode == "linear":
         # kornia's sRGB transfer functions: the standard piecewise curve, on the device.
         mean = mosaic(rgb_to_linear_rgb(x.clamp(0, 1)), *grid, box=box)
-        return _to_8bit(linear_rgb_to_rgb(mean.clamp(0, 1)))
+        return to_8bit(linear_rgb_to_rgb(mean.clamp(0, 1)))
     if mode in ("center", "corner"):
-        return _to_8bit(mosaic(x, *grid, box=box, reduce=mode))
+        return to_8bit(mosaic(x, *grid, box=box, reduce=mode))
     raise ValueError(f"unknown pixelate mode {mode!r}; choose from {MODES}")

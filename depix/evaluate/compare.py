@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from depix.evaluate.conditions import Condition
-from depix.evaluate.report import AXES, condition_keys, mean_or_none, sort_key
+from depix.evaluate.report import condition_keys, mean_or_none, sort_key, varying_axes
 
 METRICS = ("cer", "ssim", "psnr")
 BASELINES = (("input", "pixelated"), ("bicubic", "bicubic"))
@@ -32,18 +32,6 @@ def results_file(path: str | Path) -> Path:
     return file
 
 
-def _condition(row: dict[str, str]) -> Condition:
-    return Condition(
-        block=int(row["block"]),
-        averaging=row["averaging"],
-        jpeg=row["jpeg"] == "True",
-        jpeg_quality=int(row["jpeg_quality"] or 75),
-        offset=row["offset"],
-        font_size=int(row["font_size"]) if row.get("font_size") else None,
-        rescale=float(row.get("rescale") or 1.0),
-    )
-
-
 def _number(text: str) -> float | None:
     return float(text) if text not in ("", None) else None
 
@@ -53,7 +41,7 @@ def load(file: Path) -> dict[Key, dict[str, dict[str, float | None]]]:
     table: dict[Key, dict[str, dict[str, float | None]]] = {}
     with open(file) as handle:
         for row in csv.DictReader(handle):
-            key = (row["suite"], _condition(row))
+            key = (row["suite"], Condition.from_fields(row))
             table.setdefault(key, {})[row["method"]] = {m: _number(row[m]) for m in METRICS}
     if not table:
         raise ValueError(f"{file} holds no results")
@@ -82,13 +70,10 @@ def compare(tables: Sequence[dict], names: Sequence[str]) -> str:
     for suite in dict.fromkeys(k[0] for k in keys):
         suite_keys = [k for k in keys if k[0] == suite]
         fields = {k: condition_keys(k[1]) for k in suite_keys}
-        axes = ["block/font", "block", *AXES]
-        for axis in [None, *axes]:
+        for axis in [None, *varying_axes([k[1] for k in suite_keys])]:
             values = (
                 [None] if axis is None else list(dict.fromkeys(fields[k][axis] for k in suite_keys))
             )
-            if axis is not None and len(values) < 2:
-                continue
             title = "overall" if axis is None else f"per {axis.replace('_', ' ')}"
             lines = [
                 f"## {suite}: {title} (CER / SSIM / PSNR dB)",

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from depix.degrade.averaging import MODES as AVERAGING_MODES
-from depix.degrade.averaging import pixelate_mode
+from depix.degrade.averaging import pixelate_mode, to_8bit
 from depix.degrade.rescale import rescale_and_back
 from depix.utils.images import to_uint8
 
@@ -64,6 +64,20 @@ class Condition:
         if not self.jpeg:
             out["jpeg_quality"] = None
         return out
+
+    @classmethod
+    def from_fields(cls, row: dict[str, str]) -> Condition:
+        """The condition of a results.csv row (``fields()`` written as text); older files
+        without a ``rescale`` column read as unscaled."""
+        return cls(
+            block=int(row["block"]),
+            averaging=row["averaging"],
+            jpeg=row["jpeg"] == "True",
+            jpeg_quality=int(row["jpeg_quality"] or 75),
+            offset=row["offset"],
+            font_size=int(row["font_size"]) if row.get("font_size") else None,
+            rescale=float(row.get("rescale") or 1.0),
+        )
 
     def label(self) -> str:
         parts = [f"block {self.block}"]
@@ -120,11 +134,6 @@ def pixelate(x: torch.Tensor, grid: Grid, averaging: str = "srgb") -> torch.Tens
     return pixelate_mode(x, averaging, grid.block, grid.block, oy, ox)
 
 
-def quantize8(x: torch.Tensor) -> torch.Tensor:
-    """Round to 8-bit levels, as saving a PNG does."""
-    return torch.round(x.clamp(0, 1) * 255) / 255
-
-
 def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
     """Encode and decode each image with Pillow's JPEG codec (on the CPU; result on x's device)."""
     out = []
@@ -144,7 +153,7 @@ def degrade(x: torch.Tensor, condition: Condition, grid: Grid) -> torch.Tensor:
     """
     y = pixelate(x, grid, condition.averaging)
     if condition.rescale != 1:
-        y = quantize8(rescale_and_back(y, condition.rescale, RESCALE_MODE))
+        y = to_8bit(rescale_and_back(y, condition.rescale, RESCALE_MODE))
     return jpeg_roundtrip(y, condition.jpeg_quality) if condition.jpeg else y
 
 

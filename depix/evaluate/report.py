@@ -75,6 +75,13 @@ def condition_keys(condition: Condition) -> dict:
     return {**condition.fields(), "block/font": ratio_band(condition)}
 
 
+def varying_axes(conditions: Sequence[Condition]) -> list[str]:
+    """The grouping keys (``block``, the ``block/font`` band, ``AXES``) that take more than
+    one value among ``conditions``: the per-axis tables worth showing."""
+    keys = [condition_keys(c) for c in conditions]
+    return [a for a in ("block", "block/font", *AXES) if len({k[a] for k in keys}) > 1]
+
+
 def summarize(records: Iterable[Record], suite: str, keys: Sequence[str] = ()) -> list[dict]:
     """One row per (values of ``keys``, method) of ``suite``, four methods per group."""
     groups: dict[tuple, dict[str, list[Record]]] = {}
@@ -166,12 +173,11 @@ def views(records: Sequence[Record]) -> list[tuple[str, list[dict], list[str]]]:
     for suite in suite_names(records):
         out.append(view(records, suite, (), "overall"))
         out.append(view(records, suite, ("block",), "per block size"))
-        conditions = [r.condition for r in records if r.suite == suite]
-        bands = {ratio_band(c) for c in conditions}
-        if len(bands) > 1:
-            out.append(view(records, suite, ("block/font",), "per block size / font size"))
-        for axis in AXES:
-            if len({getattr(c, axis) for c in conditions}) > 1:
+        conditions = list(dict.fromkeys(r.condition for r in records if r.suite == suite))
+        for axis in varying_axes(conditions):
+            if axis == "block/font":
+                out.append(view(records, suite, (axis,), "per block size / font size"))
+            elif axis != "block":  # always shown, above
                 out.append(view(records, suite, (axis,), f"per {axis.replace('_', ' ')}"))
     return out
 
