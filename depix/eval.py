@@ -28,6 +28,7 @@ from depix.evaluate.runner import Evaluator
 from depix.evaluate.suites import build_suites
 from depix.metrics.ocr import tesseract_available
 from depix.models.loading import load_model
+from depix.restore.consistency import AVERAGING
 from depix.train import CONFIG_DIR
 
 log = logging.getLogger("depix.eval")
@@ -70,6 +71,24 @@ def record_results(results_md: str, run_name: str, record_dir: str | Path) -> Pa
     return write_text(record_dir / f"{run_name}.md", body)
 
 
+def describe_model_row(
+    consistency: bool, averaging: str, projections: dict[tuple[str, str], int]
+) -> str:
+    """How the model row was made; with ``auto``, which averaging each kind of mosaic got."""
+    if not consistency:
+        return "raw network output (`consistency=false`)"
+    text = (
+        "network output projected onto the observed blocks with the known grid, as "
+        f"depix-restore does (`consistency=true`, `consistency_averaging={averaging}`)"
+    )
+    if averaging == "auto" and projections:
+        chosen = "; ".join(
+            f"{mosaic} mosaics {n} {space}" for (mosaic, space), n in sorted(projections.items())
+        )
+        text += f"; images per projection: {chosen}"
+    return text
+
+
 def header(
     run_name: str,
     checkpoint: Path,
@@ -77,7 +96,7 @@ def header(
     device: torch.device,
     suites,
     command: str | None = None,
-    consistency: bool = True,
+    model_row: str = "",
 ) -> tuple[str, list[str]]:
     """Top of results.md: what was evaluated, where, how (so a recorded table can be redone)."""
     model = {k: v for k, v in model_cfg.items() if k != "_target_"}
@@ -90,12 +109,8 @@ def header(
     ]
     if command:
         lines.append(f"- command: `{command}`")
-    lines.append(
-        "- model row: network output projected onto the observed blocks with the known grid, "
-        "as depix-restore does (`consistency=true`)"
-        if consistency
-        else "- model row: raw network output (`consistency=false`)"
-    )
+    if model_row:
+        lines.append(f"- model row: {model_row}")
     for suite in suites:
         n = sum(g.images.shape[0] for g in suite.groups)
         lines.append(
@@ -119,6 +134,10 @@ def evaluate(
     ``command`` (the command line, when run from the CLI) is written into results.md.
     """
     console = console or Console()
+    if cfg.consistency_averaging not in AVERAGING:
+        raise ValueError(
+            f"consistency_averaging must be one of {AVERAGING}, got {cfg.consistency_averaging!r}"
+        )
     device = pick_device(cfg.device)
     loaded = load_model(cfg.ckpt_path, device=device)
     run_name = str(loaded.config.get("run_name") or loaded.path.stem)
@@ -130,6 +149,7 @@ def evaluate(
         int(cfg.samples_per_side),
         int(cfg.ocr_workers),
         bool(cfg.consistency),
+        str(cfg.consistency_averaging),
     )
     if not evaluator.ocr:
         console.print(
@@ -146,7 +166,13 @@ def evaluate(
         task = progress.add_task("conditions", total=total)
         evaluator.run(suites, lambda label: progress.update(task, advance=1, description=label))
     top, notes = header(
-        run_name, loaded.path, loaded.config["model"], device, suites, command, cfg.consistency
+        run_name,
+        loaded.path,
+        loaded.config["model"],
+        device,
+        suites,
+        command,
+        describe_model_row(cfg.consistency, cfg.consistency_averaging, evaluator.projections),
     )
     paths = write_outputs(evaluator.records, evaluator.examples, out_dir, top, notes)
     for title, rows, columns in views(evaluator.records):

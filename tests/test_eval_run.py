@@ -85,6 +85,7 @@ def test_eval_end_to_end_writes_all_files_with_four_rows(tiny_run, tmp_path):
         assert all(r["cer"] == "" and r["exact"] == "" for r in rows)
     assert all(r["cer"] == "" for r in image_rows)  # photos carry no text
     markdown = (out / "results.md").read_text()
+    assert "`consistency_averaging=auto`); images per projection: linear mosaics" in markdown
     for title in ("text: overall", "text: per block size", "images: overall", "text: per jpeg"):
         assert f"## {title}" in markdown
     # blocks 4 and 8 on a 16 px font: one readable band (<= 1/4), one beyond a third.
@@ -111,20 +112,30 @@ class NoisyNet(torch.nn.Module):
         return x + self.scale * noise
 
 
-@pytest.mark.parametrize("consistency", [True, False])
-def test_model_row_is_projected_onto_the_observed_blocks(consistency):
+@pytest.mark.parametrize(
+    ("consistency", "mosaic", "averaging"),
+    [
+        (True, "srgb", "srgb"),
+        (True, "linear", "linear"),
+        (True, "srgb", "auto"),
+        (False, "srgb", ""),
+    ],
+)
+def test_model_row_is_projected_onto_the_observed_blocks(consistency, mosaic, averaging):
     from depix.evaluate.conditions import Condition
     from depix.evaluate.runner import Evaluator
     from depix.evaluate.suites import ImageGroup, Suite
 
     clean = (torch.rand(2, 3, 24, 48, generator=torch.Generator().manual_seed(1)) > 0.5).float()
-    suite = Suite("photos", [ImageGroup(clean, ["a", "b"])], [Condition(6, offset="random")])
-    evaluator = Evaluator(NoisyNet(), consistency=consistency)
+    condition = Condition(6, averaging=mosaic, offset="random")
+    suite = Suite("photos", [ImageGroup(clean, ["a", "b"])], [condition])
+    evaluator = Evaluator(NoisyNet(), consistency=consistency, averaging=averaging or "auto")
     evaluator.ocr = False
     records = evaluator.run([suite])
     model = [r.consistency for r in records if r.method == "model"]
     if consistency:  # within 8-bit rounding of the observed cells
         assert max(model) <= 0.5
+        assert sum(evaluator.projections.values()) == 2
     else:
         assert min(model) > 2.0
 
@@ -156,6 +167,12 @@ def test_incompatible_config_is_a_clear_error(tiny_run, tmp_path):
     torch.save(checkpoint, tmp_path / "renamed.ckpt")
     with pytest.raises(CheckpointLoadError, match="cannot be built"):
         evaluate(eval_cfg(f"ckpt_path={tmp_path / 'renamed.ckpt'}", f"out_dir={tmp_path}"))
+
+
+def test_unknown_consistency_averaging_is_a_clear_error(tmp_path):
+    cfg = eval_cfg(f"ckpt_path={tmp_path}", "consistency_averaging=median")
+    with pytest.raises(ValueError, match="consistency_averaging must be one of"):
+        evaluate(cfg)
 
 
 @pytest.mark.slow

@@ -72,7 +72,7 @@ def cell_error(out: np.ndarray, ref: np.ndarray, region) -> float:
 
 
 def test_restore_detects_keeps_outside_and_is_consistent(shot_file, shot, tiny_model):
-    result = api.restore(shot_file, model=tiny_model)
+    result = api.restore(shot_file, model=tiny_model, averaging="srgb")  # shot: sRGB means
     assert len(result.regions) == 1
     region = result.regions[0].region
     assert (
@@ -85,7 +85,14 @@ def test_restore_detects_keeps_outside_and_is_consistent(shot_file, shot, tiny_m
     assert not np.array_equal(out, shot)  # the model did change the region
     assert cell_error(out, shot, region) <= 1.0
     assert result.regions[0].consistency_error * 255 <= 1.0
+    assert result.regions[0].averaging == "srgb"
     assert {"load_s", "detect_s", "restore_s"} <= result.timings.keys()
+
+
+def test_auto_averaging_is_consistent_in_the_averaging_it_chose(shot_file, tiny_model):
+    region = api.restore(shot_file, model=tiny_model).regions[0]  # averaging="auto"
+    assert region.averaging in ("srgb", "linear")
+    assert region.consistency_error * 255 <= 1.0
 
 
 def test_without_consistency_the_blocks_are_not_kept(shot_file, shot, tiny_model):
@@ -113,14 +120,17 @@ def test_cli_json_and_given_box(shot_file, tiny_model, tmp_path, capsys):
     out = tmp_path / "out.png"
     box = f"{BOX.x},{BOX.y},{BOX.w},{BOX.h}"
     assert (
-        main([str(shot_file), "-o", str(out), "--ckpt", str(tiny_model), "--box", box, "--json"])
+        main(
+            [str(shot_file), "-o", str(out), "--ckpt", str(tiny_model), "--box", box, "--json"]
+            + ["--averaging", "linear"]
+        )
         == 0
     )
     report = json.loads(capsys.readouterr().out)
     (region,) = report["regions"]
     assert (region["x"], region["y"], region["w"], region["h"]) == (BOX.x, BOX.y, BOX.w, BOX.h)
     assert region["grid"]["block_h"] == 8 and region["source"] == "given"
-    assert region["consistency_error_255"] <= 1.0
+    assert region["averaging"] == "linear" and region["consistency_error_255"] <= 1.0
     assert report["timings"]["detect_s"] >= 0 and out.is_file()
 
 

@@ -7,6 +7,7 @@ compares like with like. Per-image records are kept; report.py groups them.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -96,12 +97,16 @@ class Evaluator:
         samples_per_side: int = 4,
         ocr_workers: int = 2,
         consistency: bool = True,
+        averaging: str = "auto",
     ) -> None:
         self.net = net
         self.batch_size = batch_size
         # Project the model's output onto the observed blocks, as depix-restore does by default
         # (with the detected grid; here the known one), so the "model" row is what users get.
         self.consistency = consistency
+        self.averaging = averaging
+        # (condition's averaging, projection's averaging) -> images: how auto chose.
+        self.projections: Counter[tuple[str, str]] = Counter()
         self.ocr = tesseract_available()
         self.ocr_workers = ocr_workers
         if ocr_workers > 1:
@@ -140,7 +145,8 @@ class Evaluator:
         restored = run_model(self.net, observed, self.batch_size)
         if self.consistency:
             cells = (grid.block, grid.block, grid.offset_y, grid.offset_x)
-            restored = enforce_consistency(restored, observed, cells)
+            restored, used = enforce_consistency(restored, observed, cells, self.averaging)
+            self.projections.update((condition.averaging, u) for u in used)
         outputs = {
             "input": observed,
             "bicubic": bicubic_from_grid(observed, grid),

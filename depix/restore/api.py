@@ -17,7 +17,7 @@ from PIL import Image
 
 from depix.callbacks.checkpoint_io import CheckpointLoadError
 from depix.data.folder import open_image, pil_to_rgb
-from depix.restore.consistency import consistency_error, enforce_consistency
+from depix.restore.consistency import AVERAGING, consistency_error, enforce_consistency
 from depix.restore.detect import Region, find_regions, grid_in_box
 from depix.restore.image_io import paste_regions
 from depix.restore.tiling import run_tiled
@@ -40,11 +40,13 @@ class RestoredRegion:
 
     region: Region
     consistency_error: float  # largest cell-mean difference to the input, in [0, 1] units
+    averaging: str | None = None  # the averaging the output was made consistent with, if any
     text: str | None = None
 
     def to_dict(self) -> dict:
         data = self.region.to_dict()
         data["consistency_error_255"] = round(self.consistency_error * 255, 3)
+        data["averaging"] = self.averaging
         data["text"] = self.text
         return data
 
@@ -112,9 +114,15 @@ def _relative_grid(region: Region) -> tuple[int, int, int, int]:
 
 
 def restore_region(
-    net: torch.nn.Module, rgb: np.ndarray, region: Region, consistency: bool, tile: int
-) -> tuple[np.ndarray, float]:
-    """The restored uint8 RGB pixels of ``region`` and their consistency error."""
+    net: torch.nn.Module,
+    rgb: np.ndarray,
+    region: Region,
+    consistency: bool,
+    tile: int,
+    averaging: str = "auto",
+) -> tuple[np.ndarray, float, str | None]:
+    """The restored uint8 RGB pixels of ``region``, their consistency error and the
+    averaging they were made consistent with (None without consistency)."""
     device = next(net.parameters()).device
     margin = max(16, 2 * max(region.grid.block_h, region.grid.block_w))
     height, width = rgb.shape[:2]
@@ -127,11 +135,12 @@ def restore_region(
     window = (slice(None), slice(None), slice(ry, ry + region.h), slice(rx, rx + region.w))
     out, reference = out[window].float(), crop[window]
     grid = _relative_grid(region)
+    used = None
     if consistency:
-        out = enforce_consistency(out, reference, grid)
+        out, (used,) = enforce_consistency(out, reference, grid, averaging)
     pixels = out.clamp(0, 1).mul(255).round().byte()
-    error = consistency_error(pixels.float() / 255, reference, grid)
-    return pixels[0].permute(1, 2, 0).cpu().numpy(), error
+    error = consistency_error(pixels.float() / 255, reference, grid, used or "srgb")
+    return pixels[0].permute(1, 2, 0).cpu().numpy(), error, used
 
 
 def restore(
@@ -142,6 +151,7 @@ def restore(
     consistency: bool = True,
     read: bool = False,
     tile: int = 512,
+    averaging: str = "auto",
 ) -> RestoreResult:
     """Restore every pixelated region of ``image`` (a path or a PIL image).
 
@@ -151,6 +161,9 @@ def restore(
         boxes: rectangles (x, y, w, h) to restore instead of detecting them.
         block: block size to use instead of estimating it.
         consistency: make the output pixelate back to the input blocks.
+        averaging: how the input was pixelated, for consistency: 'srgb' (mean of the pixel
+            values), 'linear' (mean in linear light) or 'auto' (per region, whichever the
+            network's output agrees with).
         read: OCR each restored region (Tesseract), stored in ``RestoredRegion.text``.
         tile: largest tile the network sees at once (memory bound, not a quality knob).
 
@@ -159,6 +172,8 @@ def restore(
     """
     if block is not None and block < 2:
         raise RestoreError(f"block size must be >= 2, got {block}")
+    if averaging not in AVERAGING:
+        raise RestoreError(f"averaging must be one of {AVERAGING}, got {averaging!r}")
     timings: dict[str, float] = {}
     notes: list[str] = []
     start = time.perf_counter()
@@ -195,9 +210,9 @@ def restore(
     restored_rgb = rgb.copy()
     results = []
     for region in regions:
-        pixels, error = restore_region(loaded.net, rgb, region, consistency, tile)
+        pixels, error, used = restore_region(loaded.net, rgb, region, consistency, tile, averaging)
         restored_rgb[region.y : region.y + region.h, region.x : region.x + region.w] = pixels
-        results.append(RestoredRegion(region, error))
+        results.append(RestoredRegion(region, error, used))
     picture = paste_regions(original, restored_rgb, [(r.x, r.y, r.w, r.h) for r in regions])
     timings["restore_s"] = time.perf_counter() - start
 

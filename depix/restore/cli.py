@@ -29,6 +29,8 @@ def _box(text: str) -> tuple[int, int, int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from depix.restore.consistency import AVERAGING
+
     parser = argparse.ArgumentParser(
         prog="depix-restore",
         description="Find the pixelated regions of a screenshot and restore them with a "
@@ -48,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="consistency",
         action="store_false",
         help="do not force the output to pixelate back to the input blocks",
+    )
+    parser.add_argument(
+        "--averaging",
+        choices=AVERAGING,
+        default="auto",
+        help="how the mosaic was averaged, for consistency: srgb (most editors), linear "
+        "(linear light), auto (per region, whichever the restoration agrees with; default)",
     )
     parser.add_argument("--read", action="store_true", help="OCR each restored region")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -70,7 +79,7 @@ def report(result, output: Path) -> dict:
 def print_human(console: Console, result, output: Path) -> None:
     table = Table(title=f"{len(result.regions)} pixelated region(s) restored")
     read = any(item.text is not None for item in result.regions)
-    columns = ["box x,y,w,h", "block", "offset y,x", "source", "consistency /255"]
+    columns = ["box x,y,w,h", "block", "offset y,x", "source", "averaging", "consistency /255"]
     for column in columns + (["text"] if read else []):
         table.add_column(column)
     for item in result.regions:
@@ -80,6 +89,7 @@ def print_human(console: Console, result, output: Path) -> None:
             f"{g.block_h}" if g.block_h == g.block_w else f"{g.block_h}x{g.block_w}",
             f"{g.offset_y},{g.offset_x}",
             r.source,
+            item.averaging or "-",
             f"{item.consistency_error * 255:.2f}",
         ]
         table.add_row(*cells, *([item.text or ""] if read else []))
@@ -106,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             block=args.block,
             consistency=args.consistency,
             read=args.read,
+            averaging=args.averaging,
         )
         output = args.output or default_output_path(args.input, result.image.mode)
         save_image(result.image, output)

@@ -1,0 +1,85 @@
+"""Mosaic-consistency projection in sRGB and in linear light, and the per-image auto choice."""
+
+import pytest
+import torch
+
+from depix.degrade.averaging import pixelate_mode, to_8bit
+from depix.restore.consistency import (
+    consistency_error,
+    enforce_consistency,
+    pick_averaging,
+)
+
+GRID = (4, 4, 1, 3)  # block_h, block_w, offset_y, offset_x
+
+
+def text_like(n: int = 3, seed: int = 0) -> torch.Tensor:
+    """Dark strokes on light backgrounds: where sRGB and linear-light means differ most."""
+    g = torch.Generator().manual_seed(seed)
+    ink = (torch.rand(n, 1, 24, 40, generator=g) > 0.6).float()
+    background = 0.6 + 0.3 * torch.rand(n, 3, 1, 1, generator=g)  # no clamping at white
+    return to_8bit(background * (1 - ink) + 0.1 * ink)
+
+
+def observed(clean: torch.Tensor, mode: str) -> torch.Tensor:
+    return pixelate_mode(clean, mode, *GRID)
+
+
+@pytest.mark.parametrize("mode", ["srgb", "linear"])
+def test_auto_recognises_how_a_perfect_restoration_was_pixelated(mode):
+    clean = text_like()
+    assert pick_averaging(clean, observed(clean, mode), GRID) == [mode] * 3
+
+
+def test_modes_really_differ_on_text():
+    # Without this the auto choice above would be a coin toss on ties.
+    clean = text_like()
+    assert (observed(clean, "linear") - observed(clean, "srgb")).abs().max() > 10 / 255
+
+
+@pytest.mark.parametrize("mode", ["srgb", "linear"])
+def test_projection_in_the_right_space_keeps_a_perfect_restoration(mode):
+    clean = text_like()
+    out, used = enforce_consistency(clean, observed(clean, mode), GRID, averaging="auto")
+    assert used == [mode] * 3
+    assert (out - clean).abs().max() <= 1 / 255  # only 8-bit rounding of the cells to absorb
+
+
+def test_projecting_a_linear_mosaic_as_srgb_lightens_the_text():
+    clean = text_like()
+    seen = observed(clean, "linear")
+    wrong, _ = enforce_consistency(clean, seen, GRID, averaging="srgb")
+    right, _ = enforce_consistency(clean, seen, GRID, averaging="linear")
+    assert (wrong - clean).abs().mean() > 4 * (right - clean).abs().mean()
+    assert wrong.mean() > clean.mean() + 2 / 255
+
+
+@pytest.mark.parametrize("mode", ["srgb", "linear"])
+def test_projection_makes_any_output_pixelate_back(mode):
+    clean = text_like()
+    seen = observed(clean, mode)
+    noisy = clean + 0.3 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
+    assert consistency_error(noisy.clamp(0, 1), seen, GRID, mode) > 10 / 255
+    out, _ = enforce_consistency(noisy, seen, GRID, averaging=mode)
+    assert consistency_error(to_8bit(out), seen, GRID, mode) <= 1 / 255
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_auto_chooses_per_image_with_per_image_grids():
+    clean = text_like(n=2)
+    grid = (torch.tensor([4, 6]), torch.tensor([4, 6]), torch.tensor([0, 2]), torch.tensor([1, 5]))
+    seen = torch.cat(
+        [
+            pixelate_mode(clean[:1], "srgb", 4, 4, 0, 1),
+            pixelate_mode(clean[1:], "linear", 6, 6, 2, 5),
+        ]
+    )
+    out, used = enforce_consistency(clean, seen, grid)
+    assert used == ["srgb", "linear"]
+    assert (out - clean).abs().max() <= 1 / 255
+
+
+def test_unknown_averaging_is_refused():
+    clean = text_like(n=1)
+    with pytest.raises(ValueError, match="unknown consistency averaging 'median'"):
+        enforce_consistency(clean, clean, GRID, averaging="median")
