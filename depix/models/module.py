@@ -13,6 +13,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from depix.losses.composite import CompositeLoss
+from depix.models.schedules import time_budget_progress
 
 
 def image_metrics(prefix: str) -> MetricCollection:
@@ -104,8 +105,11 @@ class DepixModule(pl.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         kwargs: dict[str, Any] = {"optimizer": optimizer}
-        if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
+        parameters = inspect.signature(self.scheduler_factory).parameters
+        if "total_steps" in parameters:
             kwargs["total_steps"] = self.trainer.estimated_stepping_batches
+        if "time_progress" in parameters:
+            kwargs["time_progress"] = time_budget_progress(self.trainer)
         scheduler = self.scheduler_factory(**kwargs)
         return {
             "optimizer": optimizer,
