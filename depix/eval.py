@@ -82,10 +82,15 @@ def describe_model_row(
         f"depix-restore does (`consistency=true`, `consistency_averaging={averaging}`)"
     )
     if averaging == "auto" and projections:
+        mosaics = sorted({mosaic for mosaic, _ in projections})
         chosen = "; ".join(
-            f"{mosaic} mosaics {n} {space}" for (mosaic, space), n in sorted(projections.items())
+            f"{mosaic} mosaics "
+            + ", ".join(
+                f"{projections.get((mosaic, space), 0)} {space}" for space in ("srgb", "linear")
+            )
+            for mosaic in mosaics
         )
-        text += f"; images per projection: {chosen}"
+        text += f"; images projected as srgb / linear: {chosen}"
     return text
 
 

@@ -85,7 +85,9 @@ def test_eval_end_to_end_writes_all_files_with_four_rows(tiny_run, tmp_path):
         assert all(r["cer"] == "" and r["exact"] == "" for r in rows)
     assert all(r["cer"] == "" for r in image_rows)  # photos carry no text
     markdown = (out / "results.md").read_text()
-    assert "`consistency_averaging=auto`); images per projection: linear mosaics" in markdown
+    assert (
+        "`consistency_averaging=auto`); images projected as srgb / linear: linear mos" in markdown
+    )
     for title in ("text: overall", "text: per block size", "images: overall", "text: per jpeg"):
         assert f"## {title}" in markdown
     # blocks 4 and 8 on a 16 px font: one readable band (<= 1/4), one beyond a third.
