@@ -83,18 +83,19 @@ def _project(
     max_iterations: int,
 ) -> torch.Tensor:
     target = mosaic(reference, *grid)
-    space = "linear" if linear else "srgb"
     to_space = rgb_to_linear_rgb if linear else (lambda t: t)
     target_space = to_space(target.clamp(0, 1))
     out = output.clamp(0, 1)
+    from_space = linear_rgb_to_rgb if linear else (lambda t: t)
     for _ in range(max_iterations):
-        if float((block_means(out, grid, space) - target).abs().max()) <= tolerance:
+        made = mosaic(to_space(out), *grid)  # cell means in the averaging space
+        if float((from_space(made.clamp(0, 1)) - target).abs().max()) <= tolerance:
             break
         # The smallest change of the sRGB values that moves each cell's mean (in its space)
         # by the gap, to first order (Gauss-Newton): pixels move in proportion to the slope
         # of the averaging space, so in linear light dark ink (small slope) stays dark and
         # the bright pixels carry the change; pixels stuck at 0 or 1 do not take part.
-        gap = target_space - mosaic(to_space(out), *grid)
+        gap = target_space - made
         slope = _linear_slope(out) if linear else torch.ones_like(out)
         stuck = ((out <= 0) & (gap < 0)) | ((out >= 1) & (gap > 0))
         slope = slope.masked_fill(stuck, 0)
