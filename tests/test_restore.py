@@ -16,6 +16,7 @@ from depix.models.loading import EXPORT_FORMAT
 from depix.models.unet import UNet
 from depix.restore import api
 from depix.restore.cli import EXIT_ERROR, EXIT_NO_REGION, main
+from depix.restore.regrid import Regrid
 from depix.restore.synthetic import MosaicBox, pixelate_boxes, text_canvas
 from depix.restore.tiling import run_tiled
 
@@ -99,6 +100,38 @@ def test_without_consistency_the_blocks_are_not_kept(shot_file, shot, tiny_model
     result = api.restore(shot_file, model=tiny_model, consistency=False)
     region = result.regions[0].region
     assert cell_error(np.asarray(result.image), shot, region) > 1.0
+
+
+def test_rescaled_mosaic_is_restored_on_its_own_grid(tmp_path, tiny_model):
+    """A screenshot scaled 150 % (bicubic) after redaction: the region is found with its
+    9 px pitch, restored, and the result keeps the input's cells (checked on the integer
+    grid the restoration used) while every pixel outside stays as it was."""
+    clean = Image.fromarray(pixelate_boxes(text_canvas(560, 180, seed=11), [BOX]))
+    shot = np.asarray(clean.resize((840, 270), Image.BICUBIC))
+    path = tmp_path / "scaled.png"
+    Image.fromarray(shot).save(path)
+    result = api.restore(path, model=tiny_model, averaging="srgb")
+    (item,) = result.regions
+    region = item.region
+    assert region.pitch is not None and abs(region.pitch.size - 12.0) < 0.05
+    assert item.to_dict()["pitch"]["size"] == region.pitch.size
+    out = np.asarray(result.image)
+    np.testing.assert_array_equal(outside(out, region), outside(shot, region))
+    assert not np.array_equal(out, shot)
+    assert item.consistency_error * 255 <= 1.0
+    regrid = Regrid.for_crop(region.pitch, 0, 0, *shot.shape[:2])
+    (rows, cols), grid = regrid.window(region.y, region.x, region.h, region.w)
+    b = grid[0]
+    means = [
+        mosaic(regrid.forward(torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float()), b, b)
+        for a in (out, shot)
+    ]
+    inner = (
+        ...,
+        slice(rows.start + 2 * b, rows.stop - 2 * b),
+        slice(cols.start + 2 * b, cols.stop - 2 * b),
+    )
+    assert float((means[0] - means[1])[inner].abs().max()) <= 4.0
 
 
 def test_depix_restore_is_callable_and_import_stays_light(shot_file, tiny_model):

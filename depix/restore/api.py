@@ -20,6 +20,7 @@ from depix.data.folder import open_image, pil_to_rgb
 from depix.restore.consistency import AVERAGING, consistency_error, enforce_consistency
 from depix.restore.detect import Region, find_regions, grid_in_box
 from depix.restore.image_io import paste_regions
+from depix.restore.regrid import Regrid
 from depix.restore.tiling import run_tiled
 
 MAX_PIXELS = 50_000_000  # beyond this even detection's buffers take gigabytes: crop first
@@ -130,16 +131,27 @@ def restore_region(
     y1, x1 = min(region.y + region.h + margin, height), min(region.x + region.w + margin, width)
     crop = torch.from_numpy(np.ascontiguousarray(rgb[y0:y1, x0:x1])).to(device)
     crop = crop.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
-    out = run_tiled(net, crop, tile=tile)
     ry, rx = region.y - y0, region.x - x0
-    window = (slice(None), slice(None), slice(ry, ry + region.h), slice(rx, rx + region.w))
-    out, reference = out[window].float(), crop[window]
-    grid = _relative_grid(region)
+    if region.pitch is not None:  # a rescaled mosaic: restore on an integer grid, map back
+        regrid = Regrid.for_crop(region.pitch, y0, x0, y1 - y0, x1 - x0)
+        crop = regrid.forward(crop)
+        (rows, cols), grid = regrid.window(ry, rx, region.h, region.w)
+    else:
+        rows, cols = slice(ry, ry + region.h), slice(rx, rx + region.w)
+        grid = _relative_grid(region)
+    out = run_tiled(net, crop, tile=tile).float().clone()  # clone: writable outside inference
+    window = (slice(None), slice(None), rows, cols)
+    reference = crop[window]
     used = None
     if consistency:
-        out, (used,) = enforce_consistency(out, reference, grid, averaging)
+        out[window], (used,) = enforce_consistency(out[window], reference, grid, averaging)
+    error = consistency_error(
+        out[window].clamp(0, 1).mul(255).round() / 255, reference, grid, used or "srgb"
+    )
+    if region.pitch is not None:
+        out = regrid.backward(out)
+    out = out[:, :, ry : ry + region.h, rx : rx + region.w]
     pixels = out.clamp(0, 1).mul(255).round().byte()
-    error = consistency_error(pixels.float() / 255, reference, grid, used or "srgb")
     return pixels[0].permute(1, 2, 0).cpu().numpy(), error, used
 
 

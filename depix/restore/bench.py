@@ -5,6 +5,12 @@ end through ``restore()``; detection and restoration are timed separately (media
 of ``--repeats`` runs after one warm-up). ``bench_restore()`` is what ``make bench`` calls.
 
     python -m depix.restore.bench [--ckpt PATH] [--repeats 5] [--threads 2]
+    python -m depix.restore.bench --detection [--seeds 8]
+
+``--detection`` instead measures how often detection gets the box and its grid right on
+generated screenshots (random block 4-8, offsets and box), as pixelated and after display
+scaling by 125-200 % with each resampling filter, with and without JPEG q90; and how often
+it reports a region on the same screenshots without a mosaic.
 
 Without the shipped model and without ``--ckpt`` it times an untrained network of the
 default architecture (configs/model/unet.yaml): the speed is the same, the output is not.
@@ -76,12 +82,116 @@ def bench_restore(ckpt: str | None = None, repeats: int = 5, threads: int | None
     }
 
 
+SCALINGS = [
+    (1.0, "none"),
+    (1.25, "bilinear"),
+    (1.5, "bicubic"),
+    (1.5, "nearest"),
+    (1.75, "bilinear"),
+    (2.0, "bicubic"),
+    (2.0, "nearest"),
+]
+FILTERS = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+
+
+def detection_case(seed: int):
+    """A 640x200 text screenshot (font, size by ``seed``) and a random box to pixelate."""
+    import random
+
+    from depix.restore.synthetic import text_canvas
+
+    rng = random.Random(seed)
+    block = rng.randint(4, 8)
+    box = MosaicBox(
+        rng.randrange(20, 200),
+        rng.randrange(20, 100),
+        rng.randrange(200, 400),
+        rng.randrange(30, 60),
+        block,
+        rng.randrange(block),
+        rng.randrange(block),
+    )
+    return text_canvas(640, 200, seed=seed, font_size=rng.randint(16, 28)), box
+
+
+def scaled(image, factor: float, resample: str, quality: int | None = None):
+    """``image`` (uint8 RGB) resized by ``factor`` with ``resample``, then JPEG'd at ``quality``."""
+    import io
+
+    import numpy as np
+
+    picture = Image.fromarray(image)
+    if factor != 1.0:
+        size = (round(picture.width * factor), round(picture.height * factor))
+        picture = picture.resize(size, FILTERS[resample])
+    if quality:
+        buffer = io.BytesIO()
+        picture.save(buffer, "JPEG", quality=quality)
+        picture = Image.open(buffer).convert("RGB")
+    return np.asarray(picture)
+
+
+def bench_detection(seeds: int = 8) -> list[dict]:
+    """Detection rate, false-positive rate and time per scaling x JPEG case."""
+    from depix.restore.detect import find_regions
+    from depix.restore.synthetic import pixelate_boxes, region_matches
+
+    rows = []
+    for factor, resample in SCALINGS:
+        for quality in (None, 90):
+            found = false = 0
+            seconds = 0.0
+            for seed in range(seeds):
+                canvas, box = detection_case(seed)
+                shot = scaled(pixelate_boxes(canvas, [box]), factor, resample, quality)
+                start = time.perf_counter()
+                regions = find_regions(shot)
+                seconds += time.perf_counter() - start
+                found += len(regions) == 1 and region_matches(regions[0], box, factor)
+                false += bool(find_regions(scaled(canvas, factor, resample, quality)))
+            rows.append(
+                {
+                    "scaling": "as pixelated" if factor == 1.0 else f"{factor:.0%} {resample}",
+                    "jpeg": quality or "-",
+                    "found": f"{found}/{seeds}",
+                    "false_regions": f"{false}/{seeds}",
+                    "detect_s": round(seconds / seeds, 3),
+                }
+            )
+    return rows
+
+
+def print_detection(rows: list[dict], seeds: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"detection on {seeds} generated 640x200 screenshots per row (before scaling)"
+    )
+    for column in (
+        "scaling",
+        "JPEG q",
+        "box and grid found",
+        "clean shot with a region",
+        "s / image",
+    ):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    Console().print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", help="model to time (default: shipped, else untrained)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (0 = default)")
+    parser.add_argument("--detection", action="store_true", help="detection accuracy table instead")
+    parser.add_argument("--seeds", type=int, default=8, help="screenshots per --detection row")
     args = parser.parse_args(argv)
+    if args.detection:
+        print_detection(bench_detection(args.seeds), args.seeds)
+        return 0
     print(json.dumps(bench_restore(args.ckpt, args.repeats, args.threads or None), indent=2))
     return 0
 

@@ -76,6 +76,16 @@ def report(result, output: Path) -> dict:
     }
 
 
+def _grid_cells(region) -> tuple[str, str]:
+    """Block and offset as shown: the exact pitch (``7.50*``) for a rescaled mosaic."""
+    if region.pitch is not None:
+        p = region.pitch
+        return f"{p.size:.2f}*", f"{p.offset_y:.1f},{p.offset_x:.1f}"
+    g = region.grid
+    block = f"{g.block_h}" if g.block_h == g.block_w else f"{g.block_h}x{g.block_w}"
+    return block, f"{g.offset_y},{g.offset_x}"
+
+
 def print_human(console: Console, result, output: Path) -> None:
     table = Table(title=f"{len(result.regions)} pixelated region(s) restored")
     read = any(item.text is not None for item in result.regions)
@@ -83,17 +93,18 @@ def print_human(console: Console, result, output: Path) -> None:
     for column in columns + (["text"] if read else []):
         table.add_column(column)
     for item in result.regions:
-        r, g = item.region, item.region.grid
+        r = item.region
         cells = [
             f"{r.x},{r.y},{r.w},{r.h}",
-            f"{g.block_h}" if g.block_h == g.block_w else f"{g.block_h}x{g.block_w}",
-            f"{g.offset_y},{g.offset_x}",
+            *_grid_cells(r),
             r.source,
             item.averaging or "-",
             f"{item.consistency_error * 255:.2f}",
         ]
         table.add_row(*cells, *([item.text or ""] if read else []))
     console.print(table)
+    if any(item.region.pitch is not None for item in result.regions):
+        console.print("* seen through a rescale: cell size in pixels, restored on that grid")
     times = ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in result.timings.items())
     console.print(f"wrote [bold]{output}[/] ({times})")
 

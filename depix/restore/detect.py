@@ -22,10 +22,11 @@ Detection works on those differences (numpy only, a few hundred ms for a full-HD
 
 JPEG re-compression (q >= 80) adds ringing inside the cells: jumps below a noise floor
 are ignored, flat means "spread below CELL_NOISE", and the grid share tolerates the rest.
-Integer nearest-neighbour upscaling only multiplies the block. Not handled: images
-rescaled with smoothing or by non-integer factors after pixelation (blurred cell edges,
-alternating cell sizes) and faint mosaics (neighbouring cells within ~10 grey levels, e.g.
-large blocks over thin text); ``--box`` covers those.
+Integer nearest-neighbour upscaling only multiplies the block. Screenshots scaled after
+pixelation (blurred cell edges, fractional cell sizes) are found by ``rescaled.py``, whose
+regions carry a ``Pitch`` and are reconciled with these in ``find_regions``. Not handled:
+faint mosaics (neighbouring cells within ~10 grey levels, e.g. large blocks over thin
+text); ``--box`` covers those.
 """
 
 from __future__ import annotations
@@ -56,11 +57,23 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class Pitch:
+    """A mosaic seen through a rescale: cell size ``size`` px (not an integer in general),
+    grid lines at ``offset_* + k * size`` (continuous coordinates: pixel p covers [p, p+1))."""
+
+    size: float
+    offset_y: float
+    offset_x: float
+
+
+@dataclass(frozen=True)
 class Region:
     """A pixelated rectangle (pixels ``x .. x+w-1``, ``y .. y+h-1``) and its grid.
 
     ``share`` is the fraction of the region's pixel jumps that lie on the grid (1 for an
-    exact mosaic); ``source`` says whether it was detected or given by the user.
+    exact mosaic); ``source`` says whether it was detected or given by the user. ``pitch``
+    is set for a mosaic seen through a rescale (``rescaled.py``): restoration then works on
+    that exact, non-integer grid and ``grid`` is only its rounding.
     """
 
     x: int
@@ -70,6 +83,7 @@ class Region:
     grid: Grid
     share: float = 1.0
     source: str = "detected"
+    pitch: Pitch | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -281,6 +295,12 @@ def grid_in_box(
     x, y, w, h = box
     jx, jy = grey_jumps(rgb[y : y + h, x : x + w])
     found = estimate_grid(jx, jy, y, x, block=block)
+    if block is None and (found is None or found[1] < MIN_SHARE):
+        from depix.restore.rescaled import pitch_in_box  # a mosaic seen through a rescale?
+
+        rescaled = pitch_in_box(rgb, box)
+        if rescaled is not None:
+            return rescaled
     if found is None:  # a flat box: any grid reproduces it; use the origin
         b = block or 8
         return Region(x, y, w, h, Grid(b, b, y % b, x % b), 1.0, "given")
@@ -328,13 +348,18 @@ def find_regions(rgb: np.ndarray, block: int | None = None) -> list[Region]:
             regions.append(
                 Region(int(rx0), int(ry0), int(rx1 - rx0), int(ry1 - ry0), grid, round(found[1], 3))
             )
+    if block is None:  # mosaics seen through a rescale (soft edges, fractional cells)
+        from depix.restore.rescaled import combine, find_rescaled_regions
+
+        regions = combine(regions, find_rescaled_regions(rgb), rgb)
     return sorted(_merge(regions, jx, jy), key=lambda r: (r.y, r.x))
 
 
 def _union(a: Region, b: Region) -> Region:
     x, y = min(a.x, b.x), min(a.y, b.y)
     w, h = max(a.x + a.w, b.x + b.w) - x, max(a.y + a.h, b.y + b.h) - y
-    return Region(x, y, w, h, a.grid, max(a.share, b.share), a.source)
+    big = a if a.w * a.h >= b.w * b.h else b  # its grid describes more of the mosaic
+    return Region(x, y, w, h, big.grid, max(a.share, b.share), a.source, big.pitch)
 
 
 def _only_flat_between(a: Region, b: Region, jx: np.ndarray, jy: np.ndarray) -> bool:
@@ -345,13 +370,37 @@ def _only_flat_between(a: Region, b: Region, jx: np.ndarray, jy: np.ndarray) -> 
     cols = (max(a.x, b.x), min(a.x + a.w, b.x + b.w))
     if rows[0] < rows[1] and cols[0] < cols[1]:
         return True
+    soft = 2  # a soft-edged (rescaled) mosaic's edge ramps reach into the gap
     if rows[0] < rows[1]:  # side by side: the gap columns, on the shared rows
-        gap = jx[rows[0] : rows[1], cols[1] : cols[0] - 1]
+        gap = jx[rows[0] : rows[1], cols[1] + soft : cols[0] - 1 - soft]
         return not (gap > EDGE).any()
     if cols[0] < cols[1]:  # one above the other
-        gap = jy[rows[1] : rows[0] - 1, cols[0] : cols[1]]
+        gap = jy[rows[1] + soft : rows[0] - 1 - soft, cols[0] : cols[1]]
         return not (gap > EDGE).any()
     return False
+
+
+def _pitch_of(region: Region) -> Pitch:
+    """The region's grid as a pitch (its own pitch when it was seen through a rescale)."""
+    g = region.grid
+    return region.pitch or Pitch(float(g.block_h), float(g.offset_y), float(g.offset_x))
+
+
+def _same_grid(a: Region, b: Region) -> bool:
+    """Same whole-pixel grid; or, when either was seen through a rescale, cell sizes within
+    0.05 px and lines within 0.5 px of each other where the regions are."""
+    if a.pitch is None and b.pitch is None:
+        return a.grid == b.grid
+    if a.grid.block_h != a.grid.block_w or b.grid.block_h != b.grid.block_w:
+        return False
+    p, q = _pitch_of(a), _pitch_of(b)
+    if abs(p.size - q.size) >= 0.05:
+        return False
+    for o, r, at in ((p.offset_y, q.offset_y, a.y), (p.offset_x, q.offset_x, a.x)):
+        line = o + round((at - o) / p.size) * p.size  # a line of a near the regions
+        if abs(line - (r + round((line - r) / q.size) * q.size)) >= 0.5:
+            return False
+    return True
 
 
 def _merge(regions: list[Region], jx: np.ndarray, jy: np.ndarray) -> list[Region]:
@@ -363,7 +412,7 @@ def _merge(regions: list[Region], jx: np.ndarray, jy: np.ndarray) -> list[Region
         for i in range(len(merged)):
             for j in range(i + 1, len(merged)):
                 a, b = merged[i], merged[j]
-                if a.grid == b.grid and _only_flat_between(a, b, jx, jy):
+                if _same_grid(a, b) and _only_flat_between(a, b, jx, jy):
                     merged[i] = _union(a, b)
                     del merged[j]
                     changed = True

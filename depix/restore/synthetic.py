@@ -80,3 +80,36 @@ def pixelate_boxes(image: np.ndarray, boxes: list[MosaicBox]) -> np.ndarray:
 def screenshot(width: int, height: int, boxes: list[MosaicBox], seed: int = 0) -> np.ndarray:
     """A text screenshot of ``width`` x ``height`` with ``boxes`` pixelated (uint8 RGB)."""
     return pixelate_boxes(text_canvas(width, height, seed), boxes)
+
+
+def _line_error(offset: float, pitch: float, truth: float) -> float:
+    """Distance from a true grid line to the nearest line of a detected grid."""
+    return abs(offset + round((truth - offset) / pitch) * pitch - truth)
+
+
+def region_matches(region, box: MosaicBox, factor: float = 1.0) -> bool:
+    """Whether a detected ``region`` is ``box`` of a screenshot scaled by ``factor`` after
+    pixelation: cell size within 0.05 px, a grid line at the box's centre within 0.75 px,
+    >= 80 % of the scaled box covered and nothing more than two cells beyond it."""
+    if region.pitch is not None:
+        size, offset_y, offset_x = region.pitch.size, region.pitch.offset_y, region.pitch.offset_x
+    else:
+        size, offset_y, offset_x = region.grid.block_h, region.grid.offset_y, region.grid.offset_x
+    cell = box.block * factor
+    centre_y = (box.y + box.offset_y + box.block * (box.h // box.block // 2)) * factor
+    centre_x = (box.x + box.offset_x + box.block * (box.w // box.block // 2)) * factor
+    bx, by, bw, bh = (v * factor for v in (box.x, box.y, box.w, box.h))
+    ix = min(region.x + region.w, bx + bw) - max(region.x, bx)
+    iy = min(region.y + region.h, by + bh) - max(region.y, by)
+    return (
+        abs(size - cell) < 0.05
+        and _line_error(offset_y, size, centre_y) <= 0.75
+        and _line_error(offset_x, size, centre_x) <= 0.75
+        and ix > 0
+        and iy > 0
+        and ix * iy >= 0.8 * bw * bh
+        and bx - 2 * cell <= region.x
+        and region.x + region.w <= bx + bw + 2 * cell
+        and by - 2 * cell <= region.y
+        and region.y + region.h <= by + bh + 2 * cell
+    )

@@ -1,0 +1,472 @@
+"""Pixelated regions seen through a rescale: non-integer cell size, soft cell edges.
+
+A redacted screenshot viewed at 125/150/175 % display scaling, or a zoomed viewer captured
+again, no longer has whole-pixel cells with one-pixel jumps: cells are ``scale * block``
+pixels apart (say 7.5) and, with bilinear or bicubic scaling, each cell edge is a ramp a
+pixel or two wide. The exact detector (``detect.py``) rejects both by design; this module
+finds such mosaics with the same three steps, each loosened where the rescale requires:
+
+1. **Proposal.** An edge is a *ramp* of up to RAMP pixels whose change is monotonic and
+   flat for REACH pixels on both sides. Every cell edge of a rescaled mosaic is one; text
+   strokes go down and up again within a few pixels and mostly are not.
+2. **Pitch.** The ramps of a candidate, summed into one profile per axis, are scored for
+   every pitch between SEARCH_FROM and MAX_PITCH in steps of 0.01 px by their phase
+   coherence (the modulus of the profile's Fourier coefficient at that period): 1 when
+   every ramp lies on one grid. Every divisor of the pitch is as coherent, so the score is
+   multiplied by the share of grid lines that carry a ramp (a divisor misses half of them).
+   The phase of the winning coefficient gives the grid offset, to a fraction of a pixel.
+3. **Extent.** A cell (between two grid lines) counts when its inside, away from the soft
+   edges, is flat and it differs from a flat neighbour; connected cells give the rectangle.
+
+Restoration resamples such a region onto an integer grid (``restore.regrid``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from depix.restore.detect import (
+    CELL_NOISE,
+    EDGE,
+    MIN_CELLS,
+    MIN_SHARE,
+    NOISE_FLOOR,
+    TILE,
+    Grid,
+    Pitch,
+    Region,
+    _tile_sums,
+    components,
+)
+
+RAMP = 3  # widest cell edge (pixels): bilinear/bicubic display scaling up to 2x
+REACH = 2  # flat pixels required on both sides of a ramp
+SEARCH_FROM = 3.0  # smallest cell size searched (finds exact block 3-4 mosaics as such)
+MIN_PITCH = 4.5  # smallest fractional cell size accepted (block 3 at 150 %, 4 at 125 %)
+MAX_PITCH = 64.0
+PITCH_STEP = 0.01
+LINE_TOLERANCE = 1.5  # pixels between a ramp's centre and its grid line
+MIN_FLAT = 0.85  # share of flat cells in a region's rectangle (a mosaic's are all flat)
+OVERSHOOT = 0.1  # bicubic ringing beyond a step, as a share of the step
+GROW = 16  # cells a region's search box grows by where a mosaic reaches its edge
+INSET = 1.25  # pixels of a cell next to its lines that the soft edge may still touch
+
+
+def ramp_mask(grey: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Steps along ``axis`` of ``grey`` (H, W float) that belong to an isolated ramp.
+
+    Returns ``(on_ramp, other)`` over the neighbour differences (``np.diff`` shape):
+    differences inside a monotonic change of more than EDGE over at most RAMP pixels with
+    REACH flat differences on both sides, and the strong differences (> EDGE) that are not.
+    """
+    j = np.diff(grey, axis=axis)
+    j = j if axis == 1 else j.T
+    n = j.shape[1]
+    pad = REACH + RAMP
+    s = np.pad(j, ((0, 0), (pad, pad)))
+    a = np.abs(s)
+    quiet = a[:, : a.shape[1] - REACH + 1]  # quiet[i]: largest step of a[i : i + REACH]
+    for k in range(1, REACH):
+        quiet = np.maximum(quiet, a[:, k : k + quiet.shape[1]])
+    quiet = quiet < NOISE_FLOOR
+    left = quiet[:, pad - REACH : pad - REACH + n]
+    net = np.zeros(j.shape, dtype=np.float32)
+    total = np.zeros(j.shape, dtype=np.float32)
+    on_ramp = np.zeros(j.shape, dtype=bool)
+    for width in range(1, RAMP + 1):  # window of ``width`` steps starting at each index
+        net += s[:, pad + width - 1 : pad + width - 1 + n]
+        total += a[:, pad + width - 1 : pad + width - 1 + n]
+        ok = left & quiet[:, pad + width : pad + width + n]
+        ok &= (np.abs(net) > EDGE) & (np.abs(net) >= 0.8 * total)
+        for k in range(width):
+            on_ramp[:, k:] |= ok[:, : n - k]
+    strong = np.abs(j) > EDGE
+    other = strong & ~on_ramp
+    if axis == 0:
+        return on_ramp.T, other.T
+    return on_ramp, other
+
+
+def _coefficients(pos: np.ndarray, weight: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """Fourier coefficients ``sum(weight * exp(2 pi i pos / P))`` for every period P."""
+    out = np.empty(len(periods), dtype=np.complex128)
+    for start in range(0, len(periods), 512):  # bounded memory for long profiles
+        phase = np.outer(2 * np.pi / periods[start : start + 512], pos)
+        out[start : start + 512] = (np.cos(phase) + 1j * np.sin(phase)) @ weight
+    return out
+
+
+def _periods(limit: float, extent: float) -> np.ndarray:
+    """Periods to score, from SEARCH_FROM to ``limit``: a coherence peak is about
+    ``P**2 / extent`` wide, so the step grows with P (a tenth of that width, at least
+    PITCH_STEP); ``_fit_lines`` refines the winner."""
+    out, period = [], SEARCH_FROM
+    while period < limit:
+        out.append(period)
+        period += max(PITCH_STEP, 0.1 * period * period / extent)
+    return np.asarray(out)
+
+
+def _lines(
+    pos: np.ndarray, weight: np.ndarray, pitch: float, offset: float, lo: float, hi: float
+) -> tuple[float, float]:
+    """(share of the grid lines strictly inside (lo, hi) that carry a ramp, share of the
+    ramp mass within LINE_TOLERANCE of a line)."""
+    k = np.round((pos - offset) / pitch)
+    near = np.abs(pos - offset - k * pitch) <= LINE_TOLERANCE
+    first, last = math.ceil((lo + 1 - offset) / pitch), math.floor((hi - 1 - offset) / pitch)
+    if last < first or weight.sum() <= 0:
+        return 0.0, 0.0
+    mass = np.zeros(last - first + 1)
+    inside = near & (k >= first) & (k <= last)
+    np.add.at(mass, (k[inside] - first).astype(int), weight[inside])
+    carried = float((mass > 0.05 * mass.max()).mean()) if mass.max() > 0 else 0.0
+    return carried, float(weight[near].sum() / weight.sum())
+
+
+def _fit_lines(axes, pitch: float, offsets: list[float]) -> tuple[float, float, float]:
+    """Least-squares grid through the ramp centres near each line: (pitch, offset per axis).
+
+    The coherence peak is only as sharp as the region is wide, and a box border or a stray
+    stroke pulls its phase; the centre of the ramps of each line (their mass-weighted mean
+    position) is not pulled by anything off the grid, and a line fit through them gives the
+    pitch and both offsets to a small fraction of a pixel.
+    """
+    rows, targets = [], []
+    for axis, ((pos, w, _, _), offset) in enumerate(zip(axes, offsets)):
+        k = np.round((pos - offset) / pitch)
+        near = np.abs(pos - offset - k * pitch) <= LINE_TOLERANCE
+        for line in np.unique(k[near]):
+            sel = near & (k == line)
+            rows.append([line, axis == 0, axis == 1])
+            targets.append(float((pos[sel] * w[sel]).sum() / w[sel].sum()))
+    design = np.asarray(rows, dtype=np.float64)
+    if len(rows) < 3 or np.linalg.matrix_rank(design) < 3:
+        return pitch, offsets[0], offsets[1]
+    (fitted, origin_x, origin_y), *_ = np.linalg.lstsq(design, np.asarray(targets), rcond=None)
+    return float(fitted), float(origin_x % fitted), float(origin_y % fitted)
+
+
+def estimate_pitch(
+    px: np.ndarray, py: np.ndarray, top: int, left: int
+) -> tuple[Pitch, float] | None:
+    """Square grid of a crop from its ramp profiles along x (``px``) and y (``py``).
+
+    ``px[i]`` is the ramp mass between columns ``i`` and ``i + 1`` of a crop starting at
+    (``top``, ``left``). Returns the pitch (grid lines in image coordinates) and the share of
+    the ramp mass on it, or ``None`` when there are no ramps or the crop is too small.
+    """
+    axes = []
+    for profile, start in ((px, left), (py, top)):
+        nz = np.nonzero(profile)[0]
+        axes.append(
+            (start + nz + 1.0, profile[nz].astype(np.float64), start, start + len(profile) + 1)
+        )
+    total = sum(w.sum() for _, w, _, _ in axes)
+    limit = min(MAX_PITCH, max(hi - lo for _, _, lo, hi in axes) / 2)
+    if total <= 0 or limit <= SEARCH_FROM:
+        return None
+    periods = _periods(limit, max(hi - lo for _, _, lo, hi in axes))
+    coeffs = [_coefficients(pos, w, periods) for pos, w, _, _ in axes]
+    coherence = (np.abs(coeffs[0]) + np.abs(coeffs[1])) / total
+    peaks = np.nonzero(
+        (coherence >= np.roll(coherence, 1))
+        & (coherence >= np.roll(coherence, -1))
+        & (coherence >= 0.5 * coherence.max())
+    )[0]
+    best = None
+    for i in peaks[np.argsort(coherence[peaks])[::-1][:24]]:
+        pitch = float(periods[i])
+        offsets = [float(np.angle(c[i]) / (2 * np.pi) * pitch % pitch) for c in coeffs]
+        stats = [_lines(pos, w, pitch, off, lo, hi) for (pos, w, lo, hi), off in zip(axes, offsets)]
+        carried = np.mean([s[0] for s in stats if s[0] > 0] or [0.0])
+        score = coherence[i] * carried
+        if best is None or score > best[0]:
+            share = sum(s[1] * w.sum() for s, (_, w, _, _) in zip(stats, axes)) / total
+            best = (score, pitch, offsets, share)
+    if best is None:
+        return None
+    _, pitch, offsets, share = best
+    pitch, offset_x, offset_y = _fit_lines(axes, pitch, offsets)
+    return Pitch(round(pitch, 3), round(offset_y, 3), round(offset_x, 3)), float(share)
+
+
+def _cell_lines(offset: float, pitch: float, lo: int, hi: int) -> np.ndarray:
+    """Grid line positions from the first at or after ``lo`` to the last at or before ``hi``."""
+    first = math.ceil((lo - offset) / pitch)
+    last = math.floor((hi - offset) / pitch)
+    return offset + pitch * np.arange(first, last + 1)
+
+
+def pitch_cells(
+    rgb: np.ndarray, pitch: Pitch, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which whole cells of ``pitch`` inside ``box`` (y0, x0, y1, x1) look pixelated.
+
+    As ``detect.mosaic_cells``, on the inside of each cell (INSET px from its lines, where a
+    soft edge no longer reaches). Returns the map and the line positions along y and x.
+    """
+    y0, x0, y1, x1 = box
+    ys = _cell_lines(pitch.offset_y, pitch.size, y0, y1)
+    xs = _cell_lines(pitch.offset_x, pitch.size, x0, x1)
+    if len(ys) < 2 or len(xs) < 2:
+        empty = np.zeros((0, 0), dtype=bool)
+        return empty, empty, ys, xs
+    image = rgb.astype(np.float32)
+    ny, nx = len(ys) - 1, len(xs) - 1
+    flat = np.zeros((ny, nx), dtype=bool)
+    mean = np.zeros((ny, nx, 3), dtype=np.float32)
+    # Pixel p covers [p, p + 1): the inside of a cell is the pixels whose centre is INSET
+    # or more from both of its lines.
+    rows = [
+        (math.ceil(a + INSET - 0.5), math.floor(b - INSET - 0.5) + 1) for a, b in zip(ys, ys[1:])
+    ]
+    cols = [
+        (math.ceil(a + INSET - 0.5), math.floor(b - INSET - 0.5) + 1) for a, b in zip(xs, xs[1:])
+    ]
+    low = np.zeros((ny, nx, 3), dtype=np.float32)
+    high = np.zeros((ny, nx, 3), dtype=np.float32)
+    whole_rows = [(math.ceil(a - 0.5), math.ceil(b - 0.5)) for a, b in zip(ys, ys[1:])]
+    whole_cols = [(math.ceil(a - 0.5), math.ceil(b - 0.5)) for a, b in zip(xs, xs[1:])]
+    for i, (r0, r1) in enumerate(rows):
+        band, whole_band = image[r0:r1], image[slice(*whole_rows[i])]
+        for k, (c0, c1) in enumerate(cols):
+            inside = band[:, c0:c1].reshape(-1, 3)
+            if len(inside):
+                flat[i, k] = inside.std(axis=0).max() <= CELL_NOISE
+                mean[i, k] = inside.mean(axis=0)
+                cell = whole_band[:, slice(*whole_cols[k])].reshape(-1, 3)
+                low[i, k], high[i, k] = cell.min(axis=0), cell.max(axis=0)
+    # Near its lines a cell only blends into its neighbours: no pixel of it leaves the
+    # range of the neighbourhood's colours (up to bicubic overshoot and JPEG noise). A
+    # stroke of text crossing the soft border band does.
+    padded = np.pad(mean, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    shifts = [padded[dy : dy + ny, dx : dx + nx] for dy in range(3) for dx in range(3)]
+    lo, hi = np.min(shifts, axis=0), np.max(shifts, axis=0)
+    slack = CELL_NOISE + OVERSHOOT * (hi - lo)
+    flat &= ((low >= lo - slack) & (high <= hi + slack)).all(axis=-1)
+    differs = np.zeros_like(flat)
+    for axis in (0, 1):
+        step = np.abs(np.diff(mean, axis=axis)).max(axis=-1) > EDGE
+        both = step & np.take(flat, range(1, flat.shape[axis]), axis=axis)
+        both &= np.take(flat, range(0, flat.shape[axis] - 1), axis=axis)
+        lo = [slice(None), slice(None)]
+        hi = [slice(None), slice(None)]
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        differs[tuple(lo)] |= both
+        differs[tuple(hi)] |= both
+    return flat & differs, flat, ys, xs
+
+
+def is_whole(pitch: Pitch) -> bool:
+    """Whether the grid is on whole pixels (an integer cell size, lines on pixel edges)."""
+    return abs(pitch.size - round(pitch.size)) < 0.02 and all(
+        abs(o - round(o)) < 0.15 for o in (pitch.offset_y, pitch.offset_x)
+    )
+
+
+def region_of(
+    pitch: Pitch, x0: int, y0: int, x1: int, y1: int, share: float, source: str
+) -> Region:
+    """The region for a detected pitch. Whole-pixel grids (a mosaic with softened edges but
+    no rescale) become ordinary regions; otherwise ``grid`` is the pitch rounded, for
+    display, and restoration uses ``pitch``."""
+    block = max(2, round(pitch.size))
+    grid = Grid(
+        block, block, int(round(pitch.offset_y)) % block, int(round(pitch.offset_x)) % block
+    )
+    return Region(
+        x0, y0, x1 - x0, y1 - y0, grid, round(share, 3), source, None if is_whole(pitch) else pitch
+    )
+
+
+def pitch_in_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> Region | None:
+    """A user-given box (x, y, w, h) as a rescaled mosaic, or None when its ramps fit no grid."""
+    x, y, w, h = box
+    grey = rgb[y : y + h, x : x + w, :3].astype(np.float32).mean(axis=2)
+    if min(grey.shape) < 2:
+        return None
+    jx, jy = np.diff(grey, axis=1), np.diff(grey, axis=0)
+    on_x, _ = ramp_mask(grey, axis=1)
+    on_y, _ = ramp_mask(grey, axis=0)
+    found = estimate_pitch(
+        np.where(on_x, np.abs(jx), 0).sum(axis=0), np.where(on_y, np.abs(jy), 0).sum(axis=1), y, x
+    )
+    if found is None or found[1] < MIN_SHARE:
+        return None
+    return region_of(found[0], x, y, x + w, y + h, found[1], "given")
+
+
+def find_rescaled_regions(rgb: np.ndarray) -> list[Region]:
+    """Mosaics of ``rgb`` (H, W, 3 uint8) found from their ramps, exact ones included (as
+    regions without ``pitch`` when the grid is whole pixels); ``combine`` reconciles them
+    with the exact detector's."""
+    height, width = rgb.shape[:2]
+    grey = rgb[..., :3].astype(np.float32).mean(axis=2)
+    jx, jy = np.diff(grey, axis=1), np.diff(grey, axis=0)
+    on_x, other_x = ramp_mask(grey, axis=1)
+    on_y, other_y = ramp_mask(grey, axis=0)
+    shape = (-(-height // TILE), -(-width // TILE))
+    ramps = _tile_sums(on_x & (np.abs(jx) > EDGE / 2), shape)
+    ramps += _tile_sums(on_y & (np.abs(jy) > EDGE / 2), shape)
+    other = _tile_sums(other_x, shape) + _tile_sums(other_y, shape)
+    tiles = (ramps >= 3) & (other * 8 <= ramps)
+    keep = np.kron(tiles, np.ones((TILE, TILE), dtype=bool))
+    on_x &= keep[:height, : width - 1]
+    on_y &= keep[: height - 1, :width]
+    regions: list[Region] = []
+    # Largest proposals first: most evidence for the pitch, and their regions, grown along
+    # the grid, absorb the smaller proposals of the same mosaic.
+    proposals = sorted(components(tiles), key=lambda b: (b[2] - b[0] + 1) * (b[3] - b[1] + 1))
+    for ty0, tx0, ty1, tx1 in reversed(proposals):
+        y0, x0 = ty0 * TILE, tx0 * TILE
+        y1, x1 = min((ty1 + 1) * TILE, height), min((tx1 + 1) * TILE, width)
+        proposal = Region(x0, y0, x1 - x0, y1 - y0, Grid(1, 1, 0, 0))
+        if any(_inside(proposal, r, 0.5) for r in regions):
+            continue
+        px = np.where(on_x[y0:y1, x0 : x1 - 1], np.abs(jx[y0:y1, x0 : x1 - 1]), 0).sum(axis=0)
+        py = np.where(on_y[y0 : y1 - 1, x0:x1], np.abs(jy[y0 : y1 - 1, x0:x1]), 0).sum(axis=1)
+        found = estimate_pitch(px, py, y0, x0)
+        if found is None or found[1] < MIN_SHARE:
+            continue
+        pitch, share = found
+        if pitch.size < MIN_PITCH and not is_whole(pitch):
+            continue  # too small for a ramp between flat insides: not measurable
+        # Look a few cells beyond the proposal: a word gap (uniform cells) can separate it
+        # from parts of the same mosaic that were not proposed.
+        pad_y = 2 * TILE + math.ceil(2 * pitch.size)
+        pad_x = 2 * TILE + math.ceil(GROW / 2 * pitch.size)
+        box = (
+            max(y0 - pad_y, 0),
+            max(x0 - pad_x, 0),
+            min(y1 + pad_y, height),
+            min(x1 + pad_x, width),
+        )
+        for ry0, rx0, ry1, rx1 in _extent(rgb, pitch, box):
+            regions.append(region_of(pitch, rx0, ry0, rx1, ry1, share, "detected"))
+    return regions
+
+
+def _extent(rgb: np.ndarray, pitch: Pitch, box: tuple[int, int, int, int]):
+    """Rectangles (y0, x0, y1, x1) of the mosaics on ``pitch`` around ``box``.
+
+    The box grows by GROW cells on every side a mosaic touches (up to 8 times): a proposal
+    can hold only part of a mosaic whose other parts had too few clean ramps to be proposed.
+    """
+    height, width = rgb.shape[:2]
+    grow = GROW * pitch.size
+    for _ in range(8):
+        cells, flat, ys, xs = pitch_cells(rgb, pitch, box)
+        found = []
+        for component in components(cells, radius=1, min_cells=MIN_CELLS):
+            cy0, cx0, cy1, cx1 = _trim(flat, *component)
+            # Inside a mosaic every cell is flat; text that happens to fit a grid is not.
+            if (
+                cy1 - cy0 < 2
+                or cx1 - cx0 < 4
+                or flat[cy0 : cy1 + 1, cx0 : cx1 + 1].mean() < MIN_FLAT
+            ):
+                continue  # need >= 3 x 5 cells: a few flat glyph cells can fit some grid
+            found.append((cy0, cx0, cy1, cx1))
+        y0, x0, y1, x1 = box
+        ny, nx = cells.shape
+        bigger = (
+            max(0, y0 - grow) if any(c[0] == 0 for c in found) else y0,
+            max(0, x0 - grow) if any(c[1] == 0 for c in found) else x0,
+            min(height, y1 + grow) if any(c[2] == ny - 1 for c in found) else y1,
+            min(width, x1 + grow) if any(c[3] == nx - 1 for c in found) else x1,
+        )
+        bigger = tuple(int(v) for v in bigger)
+        if bigger == box:
+            break
+        box = bigger
+    return [
+        (
+            max(0, math.floor(ys[cy0])),
+            max(0, math.floor(xs[cx0])),
+            min(height, math.ceil(ys[cy1 + 1])),
+            min(width, math.ceil(xs[cx1 + 1])),
+        )
+        for cy0, cx0, cy1, cx1 in found
+    ]
+
+
+def _trim(flat: np.ndarray, y0: int, x0: int, y1: int, x1: int):
+    """Drop border rows/columns of cells that are mostly not flat: a line of text above or
+    below can join a mosaic through a row of background cells, but it is not mosaic."""
+
+    def outside(rows: slice, cols: slice) -> bool:
+        return bool(flat[rows, cols].mean() < 0.5)
+
+    while y0 <= y1 and x0 <= x1:
+        if outside(slice(y0, y0 + 1), slice(x0, x1 + 1)):
+            y0 += 1
+        elif outside(slice(y1, y1 + 1), slice(x0, x1 + 1)):
+            y1 -= 1
+        elif outside(slice(y0, y1 + 1), slice(x0, x0 + 1)):
+            x0 += 1
+        elif outside(slice(y0, y1 + 1), slice(x1, x1 + 1)):
+            x1 -= 1
+        else:
+            break
+    return y0, x0, y1, x1
+
+
+def _inside(inner: Region, outer: Region, share: float = 0.7) -> bool:
+    """Whether at least ``share`` of ``inner``'s area lies inside ``outer``."""
+    ix = min(inner.x + inner.w, outer.x + outer.w) - max(inner.x, outer.x)
+    iy = min(inner.y + inner.h, outer.y + outer.h) - max(inner.y, outer.y)
+    return ix > 0 and iy > 0 and ix * iy >= share * inner.w * inner.h  # share 0: they overlap
+
+
+def grid_share(rgb: np.ndarray, region: Region, pitch: Pitch) -> float:
+    """Share of the ramp mass inside ``region`` that lies on the lines of ``pitch``."""
+    x, y, w, h = region.x, region.y, region.w, region.h
+    grey = rgb[y : y + h, x : x + w, :3].astype(np.float32).mean(axis=2)
+    if min(grey.shape) < 2:
+        return 0.0
+    shares, total = 0.0, 0.0
+    for axis, offset, start in ((1, pitch.offset_x, x), (0, pitch.offset_y, y)):
+        on, _ = ramp_mask(grey, axis)
+        profile = np.where(on, np.abs(np.diff(grey, axis=axis)), 0).sum(axis=1 - axis)
+        nz = np.nonzero(profile)[0]
+        pos, weight = start + nz + 1.0, profile[nz].astype(np.float64)
+        k = np.round((pos - offset) / pitch.size)
+        near = np.abs(pos - offset - k * pitch.size) <= LINE_TOLERANCE
+        shares, total = shares + weight[near].sum(), total + weight.sum()
+    return shares / total if total > 0 else 0.0
+
+
+def _as_pitch(region: Region) -> Pitch:
+    g = region.grid
+    return Pitch(float(g.block_h), float(g.offset_y), float(g.offset_x))
+
+
+def combine(exact: list[Region], rescaled: list[Region], rgb: np.ndarray) -> list[Region]:
+    """The exact detector's regions and this module's, one per mosaic (before ``_merge``).
+
+    A soft-edged mosaic leaves the exact detector a few cells with sharp edges: pieces on a
+    wrong grid. Where a fractional-pitch region covers exact ones, both grids are scored on
+    the same evidence (the ramps inside the fractional region) and the better one stays.
+    A whole-pixel region that overlaps an exact one on the same grid is that mosaic found
+    twice: the exact one (tighter extent) stays. Same-grid neighbours are joined by
+    ``_merge`` afterwards.
+    """
+    kept_rescaled = []
+    for r in rescaled:
+        if r.pitch is None:  # on whole pixels: ``_merge`` joins it with exact pieces
+            kept_rescaled.append(r)
+            continue
+        covered = [e for e in exact if _inside(e, r, 0.5)]
+        within = [e for e in exact if _inside(r, e, 0.5)]  # r a piece of an exact mosaic?
+        if covered or within:
+            own = grid_share(rgb, r, r.pitch)
+            if any(grid_share(rgb, r, _as_pitch(e)) > own + 0.02 for e in covered) or any(
+                grid_share(rgb, r, _as_pitch(e)) > own - 0.05 for e in within
+            ):
+                continue  # an exact grid explains this region's edges (about) as well
+        exact = [e for e in exact if e not in covered]
+        kept_rescaled.append(r)
+    return exact + kept_rescaled
