@@ -43,20 +43,20 @@ train: install  ## the quick-start run: CPU, a few minutes, writes runs/quicksta
 
 # The packaged default model of depix-restore, exported (config + float16 weights) from a run.
 SHIP_CKPT ?= runs/shipped/checkpoints/best.ckpt
-DEMO_IN ?= experiments/media/restore_demo_input.png
-DEMO_OUT ?= runs/restore_demo_output.png
 SHIP_OUT := depix/weights/depix-small.pt
 ship:  ## export $(SHIP_CKPT) as depix-restore's default model depix/weights/depix-small.pt
 	@test -e $(SHIP_CKPT) || { echo "no $(SHIP_CKPT): train it first, or make ship SHIP_CKPT=runs/<name>"; exit 1; }
 	$(PY) -c "from depix.models.loading import export_model; \
 		p = export_model('$(SHIP_CKPT)', '$(SHIP_OUT)', half=True); print(p, p.stat().st_size // 1024, 'kB')"
 
-demo: install  ## the README's before/after picture, made by depix-restore with the shipped model
-	@mkdir -p $(dir $(DEMO_OUT))
-	$(VENV)/bin/depix-restore $(DEMO_IN) -o $(DEMO_OUT) --read
-	$(PY) -c "from PIL import Image; a, b = Image.open('$(DEMO_IN)'), Image.open('$(DEMO_OUT)'); \
-		out = Image.new('RGB', (a.width, 2 * a.height + 6), (128, 128, 128)); out.paste(a, (0, 0)); \
-		out.paste(b, (0, a.height + 6)); out.save('experiments/media/restore_demo.png')"
+demo: install  ## the README's before/after pictures, made by depix-restore with the shipped model
+	@mkdir -p runs
+	@for name in restore_demo restore_scaled; do \
+		$(VENV)/bin/depix-restore experiments/media/$${name}_input.png -o runs/$$name.png --read || exit 1; \
+		$(PY) -c "from PIL import Image; a, b = Image.open('experiments/media/$${name}_input.png'), \
+			Image.open('runs/$$name.png'); out = Image.new('RGB', (a.width, 2 * a.height + 6), (128, 128, 128)); \
+			out.paste(a, (0, 0)); out.paste(b, (0, a.height + 6)); out.save('experiments/media/$$name.png')"; \
+	done
 
 eval: install  ## score a run next to its baselines: make eval RUN=runs/quickstart [BENCHMARK=text|images|all]
 	$(VENV)/bin/depix-eval ckpt_path=$(RUN) benchmark=$(BENCHMARK)
