@@ -254,7 +254,12 @@ def mosaic_cells(rgb: np.ndarray, grid: Grid, box: tuple[int, int, int, int]):
     cells = rgb[top : top + ny * bh, left : left + nx * bw].astype(np.float32)
     cells = cells.reshape(ny, bh, nx, bw, 3)
     flat = cells.std(axis=(1, 3)).max(axis=-1) <= CELL_NOISE
-    mean = cells.mean(axis=(1, 3))
+    return classify_cells(flat, cells.mean(axis=(1, 3))), top, left
+
+
+def classify_cells(flat: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Which cells of a grid look pixelated, from which are ``flat`` and their ``mean``:
+    flat and differing by more than EDGE from a flat neighbour."""
     differs = np.zeros_like(flat)
     for axis in (0, 1):
         step = np.abs(np.diff(mean, axis=axis)).max(axis=-1) > EDGE
@@ -265,7 +270,7 @@ def mosaic_cells(rgb: np.ndarray, grid: Grid, box: tuple[int, int, int, int]):
         lo[axis], hi[axis] = slice(0, -1), slice(1, None)
         differs[tuple(lo)] |= both
         differs[tuple(hi)] |= both
-    return flat & differs, top, left
+    return flat & differs
 
 
 def _grow_edge(flat: np.ndarray, start: int, end: int, block: int) -> tuple[int, int]:

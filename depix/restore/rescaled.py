@@ -38,6 +38,7 @@ from depix.restore.detect import (
     Pitch,
     Region,
     _tile_sums,
+    classify_cells,
     components,
 )
 
@@ -48,8 +49,8 @@ MIN_PITCH = 4.5  # smallest fractional cell size accepted (block 3 at 150 %, 4 a
 MAX_PITCH = 64.0
 PITCH_STEP = 0.01
 LINE_TOLERANCE = 1.5  # pixels between a ramp's centre and its grid line
-MIN_FLAT = 0.85  # share of flat cells in a region's rectangle (a mosaic's are all flat)
 OVERSHOOT = 0.1  # bicubic ringing beyond a step, as a share of the step
+MIN_FLAT = 0.85  # share of flat cells in a region's rectangle (a mosaic's are all flat)
 GROW = 16  # cells a region's search box grows by where a mosaic reaches its edge
 INSET = 1.25  # pixels of a cell next to its lines that the soft edge may still touch
 
@@ -202,7 +203,7 @@ def _cell_lines(offset: float, pitch: float, lo: int, hi: int) -> np.ndarray:
 
 def pitch_cells(
     rgb: np.ndarray, pitch: Pitch, box: tuple[int, int, int, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, ...]:
     """Which whole cells of ``pitch`` inside ``box`` (y0, x0, y1, x1) look pixelated.
 
     As ``detect.mosaic_cells``, on the inside of each cell (INSET px from its lines, where a
@@ -247,17 +248,7 @@ def pitch_cells(
     lo, hi = np.min(shifts, axis=0), np.max(shifts, axis=0)
     slack = CELL_NOISE + OVERSHOOT * (hi - lo)
     flat &= ((low >= lo - slack) & (high <= hi + slack)).all(axis=-1)
-    differs = np.zeros_like(flat)
-    for axis in (0, 1):
-        step = np.abs(np.diff(mean, axis=axis)).max(axis=-1) > EDGE
-        both = step & np.take(flat, range(1, flat.shape[axis]), axis=axis)
-        both &= np.take(flat, range(0, flat.shape[axis] - 1), axis=axis)
-        lo = [slice(None), slice(None)]
-        hi = [slice(None), slice(None)]
-        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
-        differs[tuple(lo)] |= both
-        differs[tuple(hi)] |= both
-    return flat & differs, flat, ys, xs
+    return classify_cells(flat, mean), flat, ys, xs
 
 
 def is_whole(pitch: Pitch) -> bool:
