@@ -121,3 +121,15 @@ def test_stacked_redactions_with_their_own_grids_are_found_separately():
     assert len(regions) == 3
     for region, box in zip(regions, boxes, strict=True):
         assert_found(region, box)
+
+
+def test_mosaic_touching_the_right_and_bottom_border_is_found_to_the_border():
+    """A redaction flush with the image's edge (a cropped screenshot): no crash, and the
+    region reaches the last pixel."""
+    rng = np.random.default_rng(0)
+    cells = rng.integers(0, 256, (11, 31, 3), dtype=np.uint8)
+    image = np.full((80, 200, 3), 255, dtype=np.uint8)
+    image[38:, 78:] = np.kron(cells, np.ones((4, 4, 1), dtype=np.uint8))[: 80 - 38, : 200 - 78]
+    (region,) = find_regions(image)
+    assert (region.x + region.w, region.y + region.h) == (200, 80), region
+    assert (region.grid.block_h, region.grid.offset_y, region.grid.offset_x) == (4, 2, 2)

@@ -151,3 +151,7 @@ def test_regrid_window_grid_is_relative_to_the_window():
     line_x = 200 + regrid.origin_x + (cols.start + ox) * regrid.step
     assert line_error(pitch.offset_y, pitch.size, line_y) < 1e-6
     assert line_error(pitch.offset_x, pitch.size, line_x) < 1e-6
+    # ... and the window starts where the rectangle does (within one resampled pixel).
+    assert abs(regrid.origin_y + rows.start * regrid.step - 15) <= regrid.step
+    assert abs(regrid.origin_x + cols.start * regrid.step - 30) <= regrid.step
+    assert abs(regrid.origin_y + rows.stop * regrid.step - 75) <= regrid.step

@@ -40,7 +40,9 @@ class RestoredRegion:
     """One restored rectangle: where, which grid, how consistent, and what it reads."""
 
     region: Region
-    consistency_error: float  # largest cell-mean difference to the input, in [0, 1] units
+    # Largest cell-mean difference to the input, in [0, 1] units; for a rescaled region
+    # (``region.pitch``) on the whole-pixel grid it was restored on, before mapping back.
+    consistency_error: float
     averaging: str | None = None  # the averaging the output was made consistent with, if any
     text: str | None = None
 

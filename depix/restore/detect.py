@@ -274,22 +274,25 @@ def classify_cells(flat: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
 
 def _grow_edge(flat: np.ndarray, start: int, end: int, block: int) -> tuple[int, int]:
-    """Extend [start, end) over a cut border cell: a mosaic box whose edge is off the grid
-    ends with a partial cell, flat up to the jump at the box edge.
+    """Extend pixels [start, end) over a cut border cell: a mosaic box whose edge is off the
+    grid ends with a partial cell, flat from the region up to the jump at the box edge.
 
-    ``flat[i]`` says there is no jump between index ``i`` and ``i + 1``. Growth only counts
-    when that jump is found within a block; flat background beyond is left alone.
+    ``flat[i]`` says there is no jump between pixels ``i`` and ``i + 1`` (so there are
+    ``len(flat) + 1`` pixels). A side grows only when that jump (or the image border) comes
+    within ``block - 1`` pixels; a longer flat run is background and is left alone.
     """
-    lo = start
-    while lo > 0 and start - lo < block - 1 and flat[lo - 1]:
-        lo -= 1
-    if lo == 0 or not flat[lo - 1]:
-        start = lo
-    hi = end
-    while hi < len(flat) and hi - end < block - 1 and flat[hi - 1]:
-        hi += 1
-    if hi == len(flat) or not flat[hi - 1]:
-        end = hi
+    if start > 0:
+        lo = start - 1  # the pixel just before the region: first of a partial cell?
+        while lo > 0 and start - lo < block - 1 and flat[lo - 1]:
+            lo -= 1
+        if lo == 0 or not flat[lo - 1]:
+            start = lo
+    if end <= len(flat):
+        hi = end  # the pixel just after the region
+        while hi < len(flat) and hi - end < block - 1 and flat[hi]:
+            hi += 1
+        if hi == len(flat) or not flat[hi]:
+            end = hi + 1
     return start, end
 
 
@@ -375,7 +378,7 @@ def _only_flat_between(a: Region, b: Region, jx: np.ndarray, jy: np.ndarray) -> 
     cols = (max(a.x, b.x), min(a.x + a.w, b.x + b.w))
     if rows[0] < rows[1] and cols[0] < cols[1]:
         return True
-    soft = 2  # a soft-edged (rescaled) mosaic's edge ramps reach into the gap
+    soft = 2 if (a.pitch or b.pitch) else 0  # a rescaled mosaic's edge ramps reach into the gap
     if rows[0] < rows[1]:  # side by side: the gap columns, on the shared rows
         gap = jx[rows[0] : rows[1], cols[1] + soft : cols[0] - 1 - soft]
         return not (gap > EDGE).any()
@@ -401,10 +404,11 @@ def _same_grid(a: Region, b: Region) -> bool:
     p, q = _pitch_of(a), _pitch_of(b)
     if abs(p.size - q.size) >= 0.05:
         return False
-    for o, r, at in ((p.offset_y, q.offset_y, a.y), (p.offset_x, q.offset_x, a.x)):
-        line = o + round((at - o) / p.size) * p.size  # a line of a near the regions
-        if abs(line - (r + round((line - r) / q.size) * q.size)) >= 0.5:
-            return False
+    for o, r, ats in ((p.offset_y, q.offset_y, (a.y, b.y)), (p.offset_x, q.offset_x, (a.x, b.x))):
+        for at in ats:  # near both regions: a small pitch difference drifts with distance
+            line = o + round((at - o) / p.size) * p.size
+            if abs(line - (r + round((line - r) / q.size) * q.size)) >= 0.5:
+                return False
     return True
 
 

@@ -94,5 +94,6 @@ class Regrid:
         r1 = round((y + h - self.origin_y) / self.step)
         c0 = round((x - self.origin_x) / self.step)
         c1 = round((x + w - self.origin_x) / self.step)
+        r1, c1 = max(r1, r0 + 1), max(c1, c0 + 1)  # never empty (a thin region)
         b = self.block
         return (slice(r0, r1), slice(c0, c1)), (b, b, (-r0) % b, (-c0) % b)

@@ -10,7 +10,7 @@ finds such mosaics with the same three steps, each loosened where the rescale re
    flat for REACH pixels on both sides. Every cell edge of a rescaled mosaic is one; text
    strokes go down and up again within a few pixels and mostly are not.
 2. **Pitch.** The ramps of a candidate, summed into one profile per axis, are scored for
-   every pitch between SEARCH_FROM and MAX_PITCH in steps of 0.01 px by their phase
+   pitches between SEARCH_FROM and MAX_PITCH (steps finer than a coherence peak) by their phase
    coherence (the modulus of the profile's Fourier coefficient at that period): 1 when
    every ramp lies on one grid. Every divisor of the pitch is as coherent, so the score is
    multiplied by the share of grid lines that carry a ramp (a divisor misses half of them).
@@ -215,7 +215,7 @@ def pitch_cells(
     if len(ys) < 2 or len(xs) < 2:
         empty = np.zeros((0, 0), dtype=bool)
         return empty, empty, ys, xs
-    image = rgb.astype(np.float32)
+    image = rgb[..., :3].astype(np.float32)
     ny, nx = len(ys) - 1, len(xs) - 1
     flat = np.zeros((ny, nx), dtype=bool)
     mean = np.zeros((ny, nx, 3), dtype=np.float32)
@@ -286,6 +286,8 @@ def pitch_in_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> Region | No
         np.where(on_x, np.abs(jx), 0).sum(axis=0), np.where(on_y, np.abs(jy), 0).sum(axis=1), y, x
     )
     if found is None or found[1] < MIN_SHARE:
+        return None
+    if found[0].size < MIN_PITCH and not is_whole(found[0]):
         return None
     return region_of(found[0], x, y, x + w, y + h, found[1], "given")
 
@@ -441,9 +443,8 @@ def combine(exact: list[Region], rescaled: list[Region], rgb: np.ndarray) -> lis
     A soft-edged mosaic leaves the exact detector a few cells with sharp edges: pieces on a
     wrong grid. Where a fractional-pitch region covers exact ones, both grids are scored on
     the same evidence (the ramps inside the fractional region) and the better one stays.
-    A whole-pixel region that overlaps an exact one on the same grid is that mosaic found
-    twice: the exact one (tighter extent) stays. Same-grid neighbours are joined by
-    ``_merge`` afterwards.
+    The loser goes. Whole-pixel regions from here and exact ones on the same grid are the
+    same mosaic found twice (or in pieces): ``_merge`` joins them afterwards.
     """
     kept_rescaled = []
     for r in rescaled:
@@ -458,6 +459,6 @@ def combine(exact: list[Region], rescaled: list[Region], rgb: np.ndarray) -> lis
                 grid_share(rgb, r, _as_pitch(e)) > own - 0.05 for e in within
             ):
                 continue  # an exact grid explains this region's edges (about) as well
-        exact = [e for e in exact if e not in covered]
+        exact = [e for e in exact if e not in covered and e not in within]
         kept_rescaled.append(r)
     return exact + kept_rescaled
