@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from depix.evaluate.compare import compare, load, main
+from depix.evaluate.compare import compare, load, main, paired
 
 FIELDS = [
     "suite",
@@ -81,3 +81,22 @@ def test_compare_refuses_runs_scored_on_other_conditions(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([str(a), str(tmp_path / "missing")])
     assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_paired_differences_per_condition_with_interval(tmp_path, capsys):
+    """b is better by 0.1 on every linear condition and equal on sRGB: the linear row's
+    interval is exactly [-0.1, -0.1] with 3 of 3 better; the sRGB row is all ties."""
+    modes = ("srgb", "linear", "srgb_trunc", "center")
+    a = _write(tmp_path / "a.csv", [0.5, 0.7, 0.5, 0.8], averagings=modes)
+    b = _write(tmp_path / "b.csv", [0.5, 0.6, 0.6, 0.7], averagings=modes)
+    text = paired([load(a), load(b)], ["plain", "mixed"])
+    per_mode = text.split("## text: per averaging")[1]
+    assert "| linear | -0.100 [-0.100, -0.100] 1/0 |" in per_mode
+    assert "| srgb | +0.000 [+0.000, +0.000] 0/0 |" in per_mode
+    assert "| srgb_trunc | +0.100 [+0.100, +0.100] 0/1 |" in per_mode
+    overall = text.split("## text: overall")[1].split("##")[0]
+    assert "-0.025 [" in overall and "2/1 |" in overall
+    main([str(a), str(b), "--names", "plain", "mixed", "--paired", "cer"])
+    assert "cer minus plain" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="metric"):
+        paired([load(a), load(b)], ["plain", "mixed"], metric="bleu")
