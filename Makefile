@@ -42,7 +42,7 @@ train: install  ## the quick-start run: CPU, a few minutes, writes runs/quicksta
 	$(VENV)/bin/depix-train experiment=quickstart
 
 # The packaged default model of depix-restore, exported (config + float16 weights) from a run.
-SHIP_CKPT ?= runs/shipped/checkpoints/best.ckpt
+SHIP_CKPT ?= runs/shipped_ft/checkpoints/best.ckpt
 SHIP_OUT := depix/weights/depix-small.pt
 ship:  ## export $(SHIP_CKPT) as depix-restore's default model depix/weights/depix-small.pt
 	@test -e $(SHIP_CKPT) || { echo "no $(SHIP_CKPT): train it first, or make ship SHIP_CKPT=runs/<name>"; exit 1; }
