@@ -388,7 +388,7 @@ def _only_flat_between(a: Region, b: Region, jx: np.ndarray, jy: np.ndarray) -> 
     return False
 
 
-def _pitch_of(region: Region) -> Pitch:
+def pitch_of(region: Region) -> Pitch:
     """The region's grid as a pitch (its own pitch when it was seen through a rescale)."""
     g = region.grid
     return region.pitch or Pitch(float(g.block_h), float(g.offset_y), float(g.offset_x))
@@ -401,7 +401,7 @@ def _same_grid(a: Region, b: Region) -> bool:
         return a.grid == b.grid
     if a.grid.block_h != a.grid.block_w or b.grid.block_h != b.grid.block_w:
         return False
-    p, q = _pitch_of(a), _pitch_of(b)
+    p, q = pitch_of(a), pitch_of(b)
     if abs(p.size - q.size) >= 0.05:
         return False
     for o, r, ats in ((p.offset_y, q.offset_y, (a.y, b.y)), (p.offset_x, q.offset_x, (a.x, b.x))):

@@ -40,6 +40,7 @@ from depix.restore.detect import (
     _tile_sums,
     classify_cells,
     components,
+    pitch_of,
 )
 
 RAMP = 3  # widest cell edge (pixels): bilinear/bicubic display scaling up to 2x
@@ -110,13 +111,19 @@ def _periods(limit: float, extent: float) -> np.ndarray:
     return np.asarray(out)
 
 
+def _near_line(pos: np.ndarray, offset: float, pitch: float) -> tuple[np.ndarray, np.ndarray]:
+    """For ramp positions: the index of the nearest grid line and whether it is within
+    LINE_TOLERANCE."""
+    k = np.round((pos - offset) / pitch)
+    return k, np.abs(pos - offset - k * pitch) <= LINE_TOLERANCE
+
+
 def _lines(
     pos: np.ndarray, weight: np.ndarray, pitch: float, offset: float, lo: float, hi: float
 ) -> tuple[float, float]:
     """(share of the grid lines strictly inside (lo, hi) that carry a ramp, share of the
     ramp mass within LINE_TOLERANCE of a line)."""
-    k = np.round((pos - offset) / pitch)
-    near = np.abs(pos - offset - k * pitch) <= LINE_TOLERANCE
+    k, near = _near_line(pos, offset, pitch)
     first, last = math.ceil((lo + 1 - offset) / pitch), math.floor((hi - 1 - offset) / pitch)
     if last < first or weight.sum() <= 0:
         return 0.0, 0.0
@@ -137,8 +144,7 @@ def _fit_lines(axes, pitch: float, offsets: list[float]) -> tuple[float, float, 
     """
     rows, targets = [], []
     for axis, ((pos, w, _, _), offset) in enumerate(zip(axes, offsets)):
-        k = np.round((pos - offset) / pitch)
-        near = np.abs(pos - offset - k * pitch) <= LINE_TOLERANCE
+        k, near = _near_line(pos, offset, pitch)
         for line in np.unique(k[near]):
             sel = near & (k == line)
             rows.append([line, axis == 0, axis == 1])
@@ -414,27 +420,28 @@ def _inside(inner: Region, outer: Region, share: float = 0.7) -> bool:
     return ix > 0 and iy > 0 and ix * iy >= share * inner.w * inner.h  # share 0: they overlap
 
 
-def grid_share(rgb: np.ndarray, region: Region, pitch: Pitch) -> float:
-    """Share of the ramp mass inside ``region`` that lies on the lines of ``pitch``."""
+def _ramp_positions(rgb: np.ndarray, region: Region) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ramps inside ``region`` as (positions, masses) along x and along y."""
     x, y, w, h = region.x, region.y, region.w, region.h
     grey = rgb[y : y + h, x : x + w, :3].astype(np.float32).mean(axis=2)
     if min(grey.shape) < 2:
-        return 0.0
-    shares, total = 0.0, 0.0
-    for axis, offset, start in ((1, pitch.offset_x, x), (0, pitch.offset_y, y)):
+        return []
+    axes = []
+    for axis, start in ((1, x), (0, y)):
         on, _ = ramp_mask(grey, axis)
         profile = np.where(on, np.abs(np.diff(grey, axis=axis)), 0).sum(axis=1 - axis)
         nz = np.nonzero(profile)[0]
-        pos, weight = start + nz + 1.0, profile[nz].astype(np.float64)
-        k = np.round((pos - offset) / pitch.size)
-        near = np.abs(pos - offset - k * pitch.size) <= LINE_TOLERANCE
-        shares, total = shares + weight[near].sum(), total + weight.sum()
-    return shares / total if total > 0 else 0.0
+        axes.append((start + nz + 1.0, profile[nz].astype(np.float64)))
+    return axes
 
 
-def _as_pitch(region: Region) -> Pitch:
-    g = region.grid
-    return Pitch(float(g.block_h), float(g.offset_y), float(g.offset_x))
+def grid_share(axes: list[tuple[np.ndarray, np.ndarray]], pitch: Pitch) -> float:
+    """Share of the ramp mass (``_ramp_positions``) that lies on the lines of ``pitch``."""
+    on_grid = total = 0.0
+    for (pos, weight), offset in zip(axes, (pitch.offset_x, pitch.offset_y)):
+        on_grid += weight[_near_line(pos, offset, pitch.size)[1]].sum()
+        total += weight.sum()
+    return on_grid / total if total > 0 else 0.0
 
 
 def combine(exact: list[Region], rescaled: list[Region], rgb: np.ndarray) -> list[Region]:
@@ -454,9 +461,10 @@ def combine(exact: list[Region], rescaled: list[Region], rgb: np.ndarray) -> lis
         covered = [e for e in exact if _inside(e, r, 0.5)]
         within = [e for e in exact if _inside(r, e, 0.5)]  # r a piece of an exact mosaic?
         if covered or within:
-            own = grid_share(rgb, r, r.pitch)
-            if any(grid_share(rgb, r, _as_pitch(e)) > own + 0.02 for e in covered) or any(
-                grid_share(rgb, r, _as_pitch(e)) > own - 0.05 for e in within
+            axes = _ramp_positions(rgb, r)
+            own = grid_share(axes, r.pitch)
+            if any(grid_share(axes, pitch_of(e)) > own + 0.02 for e in covered) or any(
+                grid_share(axes, pitch_of(e)) > own - 0.05 for e in within
             ):
                 continue  # an exact grid explains this region's edges (about) as well
         exact = [e for e in exact if e not in covered and e not in within]
