@@ -15,22 +15,15 @@ from depix.restore.bench import detection_case, scaled
 from depix.restore.detect import Pitch, find_regions, grid_in_box
 from depix.restore.regrid import MAX_BLOCK, Regrid
 from depix.restore.rescaled import estimate_pitch
-from depix.restore.synthetic import MosaicBox, pixelate_boxes, region_matches, text_canvas
+from depix.restore.synthetic import (
+    MosaicBox,
+    line_error,
+    pixelate_boxes,
+    region_matches,
+    text_canvas,
+)
 
 BOX = MosaicBox(150, 60, 360, 44, 6, 3, 5)
-FILTERS = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
-
-
-def rescaled(image: np.ndarray, factor: float, resample: str) -> np.ndarray:
-    h, w = image.shape[:2]
-    size = (round(w * factor), round(h * factor))
-    return np.asarray(Image.fromarray(image).resize(size, FILTERS[resample]))
-
-
-def line_error(offset: float, pitch: float, truth: float) -> float:
-    """Distance from a true grid line to the nearest line of a detected grid."""
-    k = round((truth - offset) / pitch)
-    return abs(offset + k * pitch - truth)
 
 
 def assert_rescaled_found(region, box: MosaicBox, factor: float) -> None:
@@ -48,7 +41,7 @@ def assert_rescaled_found(region, box: MosaicBox, factor: float) -> None:
     [(1.25, "bilinear"), (1.5, "bicubic"), (1.75, "bilinear"), (1.5, "nearest"), (2.0, "bicubic")],
 )
 def test_finds_rescaled_mosaic_with_its_fractional_grid(factor, resample):
-    image = rescaled(
+    image = scaled(
         pixelate_boxes(text_canvas(640, 200, seed=8, font=BUILTIN), [BOX]), factor, resample
     )
     regions = find_regions(image)
@@ -68,7 +61,7 @@ def test_finds_the_whole_mosaic_across_word_gaps(seed):
 
 
 def test_finds_rescaled_mosaic_after_jpeg():
-    image = rescaled(pixelate_boxes(text_canvas(640, 200, seed=5), [BOX]), 1.5, "bicubic")
+    image = scaled(pixelate_boxes(text_canvas(640, 200, seed=5), [BOX]), 1.5, "bicubic")
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, "JPEG", quality=90)
     (region,) = find_regions(np.asarray(Image.open(buffer).convert("RGB")))
@@ -81,7 +74,7 @@ def test_finds_rescaled_mosaic_after_jpeg():
 )
 def test_rescaled_clean_text_has_no_region(seed, factor, resample):
     """Scaled-up text has soft, flat-sided stroke edges too: they must not pass for a grid."""
-    image = rescaled(text_canvas(640, 200, seed=seed, font_size=20 + 4 * seed), factor, resample)
+    image = scaled(text_canvas(640, 200, seed=seed, font_size=20 + 4 * seed), factor, resample)
     assert find_regions(image) == []
 
 
@@ -92,7 +85,7 @@ def test_exact_mosaic_keeps_its_integer_grid():
 
 
 def test_given_box_over_a_rescaled_mosaic_gets_its_pitch():
-    image = rescaled(
+    image = scaled(
         pixelate_boxes(text_canvas(640, 200, seed=8, font=BUILTIN), [BOX]), 1.5, "bilinear"
     )
     box = (240, 96, 500, 56)  # inside the scaled mosaic
@@ -120,7 +113,7 @@ def cells_mosaic(seed: int, factor: float, block: int = 6):
     rng = np.random.default_rng(seed)
     cells = rng.integers(0, 256, (14, 24, 3), dtype=np.uint8)
     image = np.kron(cells, np.ones((block, block, 1), dtype=np.uint8))[block - 2 :, block - 4 :]
-    return cells, rescaled(image, factor, "bicubic"), Pitch(block * factor, 2 * factor, 4 * factor)
+    return cells, scaled(image, factor, "bicubic"), Pitch(block * factor, 2 * factor, 4 * factor)
 
 
 @pytest.mark.parametrize("factor", [1.25, 1.5, 2.0])

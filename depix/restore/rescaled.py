@@ -14,9 +14,11 @@ finds such mosaics with the same three steps, each loosened where the rescale re
    coherence (the modulus of the profile's Fourier coefficient at that period): 1 when
    every ramp lies on one grid. Every divisor of the pitch is as coherent, so the score is
    multiplied by the share of grid lines that carry a ramp (a divisor misses half of them).
-   The phase of the winning coefficient gives the grid offset, to a fraction of a pixel.
+   The phase of the winning coefficient gives the grid offset; a least-squares fit through
+   the ramp centres of each line then refines pitch and offsets to a fraction of a pixel.
 3. **Extent.** A cell (between two grid lines) counts when its inside, away from the soft
-   edges, is flat and it differs from a flat neighbour; connected cells give the rectangle.
+   edges, is flat, its border only blends into its neighbours, and it differs from a flat
+   neighbour; connected cells give the rectangle, grown along the grid across word gaps.
 
 Restoration resamples such a region onto an integer grid (``restore.regrid``).
 """
@@ -156,6 +158,25 @@ def _fit_lines(axes, pitch: float, offsets: list[float]) -> tuple[float, float, 
     return float(fitted), float(origin_x % fitted), float(origin_y % fitted)
 
 
+def _positions(profile: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """A ramp profile of a crop starting at ``start`` as (line positions, masses): entry i
+    lies between pixels i and i + 1, i.e. at image coordinate ``start + i + 1``."""
+    nz = np.nonzero(profile)[0]
+    return start + nz + 1.0, profile[nz].astype(np.float64)
+
+
+def _ramp_profiles(rgb: np.ndarray, x: int, y: int, w: int, h: int):
+    """Ramp mass per column step and per row step of the rectangle, or None if degenerate."""
+    grey = rgb[y : y + h, x : x + w, :3].astype(np.float32).mean(axis=2)
+    if min(grey.shape) < 2:
+        return None
+    profiles = []
+    for axis in (1, 0):
+        on, _ = ramp_mask(grey, axis)
+        profiles.append(np.where(on, np.abs(np.diff(grey, axis=axis)), 0).sum(axis=1 - axis))
+    return profiles
+
+
 def estimate_pitch(
     px: np.ndarray, py: np.ndarray, top: int, left: int
 ) -> tuple[Pitch, float] | None:
@@ -165,12 +186,10 @@ def estimate_pitch(
     (``top``, ``left``). Returns the pitch (grid lines in image coordinates) and the share of
     the ramp mass on it, or ``None`` when there are no ramps or the crop is too small.
     """
-    axes = []
-    for profile, start in ((px, left), (py, top)):
-        nz = np.nonzero(profile)[0]
-        axes.append(
-            (start + nz + 1.0, profile[nz].astype(np.float64), start, start + len(profile) + 1)
-        )
+    axes = [
+        (*_positions(profile, start), start, start + len(profile) + 1)
+        for profile, start in ((px, left), (py, top))
+    ]
     total = sum(w.sum() for _, w, _, _ in axes)
     limit = min(MAX_PITCH, max(hi - lo for _, _, lo, hi in axes) / 2)
     if total <= 0 or limit <= SEARCH_FROM:
@@ -213,7 +232,9 @@ def pitch_cells(
     """Which whole cells of ``pitch`` inside ``box`` (y0, x0, y1, x1) look pixelated.
 
     As ``detect.mosaic_cells``, on the inside of each cell (INSET px from its lines, where a
-    soft edge no longer reaches). Returns the map and the line positions along y and x.
+    soft edge no longer reaches; a cell whose border leaves the range of its neighbours'
+    colours is not flat either). Returns the pixelated map (``detect.classify_cells``), the
+    flat map and the line positions along y and x.
     """
     y0, x0, y1, x1 = box
     ys = _cell_lines(pitch.offset_y, pitch.size, y0, y1)
@@ -282,15 +303,8 @@ def region_of(
 def pitch_in_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> Region | None:
     """A user-given box (x, y, w, h) as a rescaled mosaic, or None when its ramps fit no grid."""
     x, y, w, h = box
-    grey = rgb[y : y + h, x : x + w, :3].astype(np.float32).mean(axis=2)
-    if min(grey.shape) < 2:
-        return None
-    jx, jy = np.diff(grey, axis=1), np.diff(grey, axis=0)
-    on_x, _ = ramp_mask(grey, axis=1)
-    on_y, _ = ramp_mask(grey, axis=0)
-    found = estimate_pitch(
-        np.where(on_x, np.abs(jx), 0).sum(axis=0), np.where(on_y, np.abs(jy), 0).sum(axis=1), y, x
-    )
+    profiles = _ramp_profiles(rgb, x, y, w, h)
+    found = None if profiles is None else estimate_pitch(*profiles, y, x)
     if found is None or found[1] < MIN_SHARE:
         return None
     if found[0].size < MIN_PITCH and not is_whole(found[0]):
@@ -422,17 +436,10 @@ def _inside(inner: Region, outer: Region, share: float = 0.7) -> bool:
 
 def _ramp_positions(rgb: np.ndarray, region: Region) -> list[tuple[np.ndarray, np.ndarray]]:
     """The ramps inside ``region`` as (positions, masses) along x and along y."""
-    x, y, w, h = region.x, region.y, region.w, region.h
-    grey = rgb[y : y + h, x : x + w, :3].astype(np.float32).mean(axis=2)
-    if min(grey.shape) < 2:
+    profiles = _ramp_profiles(rgb, region.x, region.y, region.w, region.h)
+    if profiles is None:
         return []
-    axes = []
-    for axis, start in ((1, x), (0, y)):
-        on, _ = ramp_mask(grey, axis)
-        profile = np.where(on, np.abs(np.diff(grey, axis=axis)), 0).sum(axis=1 - axis)
-        nz = np.nonzero(profile)[0]
-        axes.append((start + nz + 1.0, profile[nz].astype(np.float64)))
-    return axes
+    return [_positions(p, start) for p, start in zip(profiles, (region.x, region.y))]
 
 
 def grid_share(axes: list[tuple[np.ndarray, np.ndarray]], pitch: Pitch) -> float:

@@ -82,7 +82,7 @@ def screenshot(width: int, height: int, boxes: list[MosaicBox], seed: int = 0) -
     return pixelate_boxes(text_canvas(width, height, seed), boxes)
 
 
-def _line_error(offset: float, pitch: float, truth: float) -> float:
+def line_error(offset: float, pitch: float, truth: float) -> float:
     """Distance from a true grid line to the nearest line of a detected grid."""
     return abs(offset + round((truth - offset) / pitch) * pitch - truth)
 
@@ -103,8 +103,8 @@ def region_matches(region, box: MosaicBox, factor: float = 1.0) -> bool:
     iy = min(region.y + region.h, by + bh) - max(region.y, by)
     return (
         abs(size - cell) < 0.05
-        and _line_error(offset_y, size, centre_y) <= 0.75
-        and _line_error(offset_x, size, centre_x) <= 0.75
+        and line_error(offset_y, size, centre_y) <= 0.75
+        and line_error(offset_x, size, centre_x) <= 0.75
         and ix > 0
         and iy > 0
         and ix * iy >= 0.8 * bw * bh
