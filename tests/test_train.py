@@ -20,7 +20,7 @@ def test_tiny_run_writes_outputs_and_beats_the_input(tiny_cfg):
     # Overfit-able task: the training lines are the validation lines.
     cfg = tiny_cfg(
         "data.train.seed=1234",
-        "data.train.font_split=holdout",
+        "data.train.font_split=val",
         "data.train.length=8",
         "data.val.length=8",
         "data.batch_size=8",

@@ -1,10 +1,13 @@
 """Find the TrueType/OpenType fonts the synthetic generator can use, offline.
 
 Fonts come from the usual system folders (on Debian ``make install`` adds a set of
-screenshot-typical families) and from ``DEPIX_FONT_DIRS``. Each font falls
-deterministically into the ``train`` or ``holdout`` split by a hash of its file name, so
-the evaluation can measure generalisation to fonts the model never saw. Pillow's built-in
-scalable font is the last resort, so the generator works on any machine.
+screenshot-typical families) and from ``DEPIX_FONT_DIRS``. Each font falls into one of three
+disjoint splits by its *design family* (``family_of``), never by file: ``train`` (the training
+generator), ``val`` (validation lines, which choose ``best.ckpt``) and ``test`` (only
+``depix-eval``). So no bold, italic, condensed or derived sibling of a trained design (Hack is
+DejaVu Sans Mono's descendant, Open Sans Condensed is Open Sans) counts as unseen, and the fonts
+that pick the shipped checkpoint are not the ones that score it. Pillow's built-in scalable
+font is the last resort, so the generator works on any machine.
 """
 
 from __future__ import annotations
@@ -40,23 +43,69 @@ def font_dirs() -> list[Path]:
     return dirs
 
 
-def split_of(path: str) -> str:
-    """``holdout`` for about one font in five (stable across machines), else ``train``."""
+SPLITS = ("train", "val", "test")
+# Families of the fonts `make install` adds, placed by hand so that val and test each hold
+# monospaced and proportional faces: test = Liberation (Arial/Times/Courier metrics, the most
+# common screenshot faces) + Inconsolata; val = Fira Code + Cantarell; train = the rest.
+# Families not listed (other machines' fonts) are placed by a stable hash of the family.
+_FAMILY_SPLIT = {
+    **dict.fromkeys(("liberation", "inconsolata"), "test"),
+    **dict.fromkeys(("fira", "cantarell"), "val"),
+    **dict.fromkeys(("dejavu", "free", "noto", "open", "roboto", "droid", "ubuntu"), "train"),
+}
+# Design lineages whose family names differ: a derived face is the same design.
+_FAMILY_ALIASES = {
+    "hack": "dejavu",
+    "bitstream": "dejavu",
+    "vera": "dejavu",
+    "arimo": "liberation",
+    "tinos": "liberation",
+    "cousine": "liberation",
+}
+
+
+@lru_cache(maxsize=1024)
+def family_of(path: str) -> str:
+    """The design family of a font file, lower case: the first word of its family name
+    (``DejaVu Sans Mono`` -> ``dejavu``, ``FreeSerif`` -> ``free``, ``Roboto Condensed`` ->
+    ``roboto``), with known derived designs mapped to their origin (``Hack`` -> ``dejavu``).
+
+    The family name is read from the font's ``name`` table (via FreeType); an unreadable file
+    falls back to its file name's first letters.
+    """
     if path == BUILTIN:
+        return "builtin"
+    try:
+        family = load_font(path, 20).getname()[0] or Path(path).stem
+    except OSError:
+        family = Path(path).stem
+    word = family.replace("-", " ").split()[0].lower()
+    if word.startswith("free"):  # GNU FreeFont: FreeSans, FreeSerif, FreeMono
+        word = "free"
+    return _FAMILY_ALIASES.get(word, word)
+
+
+def split_of(path: str) -> str:
+    """The split (``train``, ``val`` or ``test``) of a font file, decided by its design family
+    (see the module docstring); stable across machines."""
+    family = family_of(path)
+    if family == "builtin":
         return "train"
-    digest = hashlib.sha1(Path(path).name.lower().encode()).digest()
-    return "holdout" if digest[0] % 5 == 0 else "train"
+    if family in _FAMILY_SPLIT:
+        return _FAMILY_SPLIT[family]
+    digest = hashlib.sha1(family.encode()).digest()[0] % 10
+    return "test" if digest == 0 else "val" if digest == 1 else "train"
 
 
 @lru_cache(maxsize=8)
 def discover_fonts(split: str = "all") -> tuple[str, ...]:
-    """Sorted font paths of ``split`` (``all``, ``train`` or ``holdout``).
+    """Sorted font paths of ``split`` (``all``, ``train``, ``val`` or ``test``).
 
     Falls back to Pillow's built-in font when no font file is found, so rendering never
     fails for lack of fonts (the set is then much less varied: ``make install`` fixes that).
     """
-    if split not in ("all", "train", "holdout"):
-        raise ValueError(f"font split must be 'all', 'train' or 'holdout', got {split!r}")
+    if split not in ("all", *SPLITS):
+        raise ValueError(f"font split must be one of all, {', '.join(SPLITS)}; got {split!r}")
     found: set[str] = set()
     for folder in font_dirs():
         if folder.is_dir():

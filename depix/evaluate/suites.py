@@ -56,7 +56,7 @@ def line_height(font_size: int, factor: float) -> int:
 
 
 def text_suite(cfg, limit: int | None = None) -> Suite:
-    """Synthetic lines in holdout fonts, one fixed set per font size (``benchmark.text``)."""
+    """Synthetic lines in test-split fonts (families never trained or validated on), one fixed set per font size (``benchmark.text``)."""
     lines = int(limit or cfg.lines)
     groups = []
     for size in cfg.font_sizes:
@@ -64,7 +64,7 @@ def text_suite(cfg, limit: int | None = None) -> Suite:
             length=lines,
             size=(line_height(int(size), float(cfg.height_factor)), int(cfg.width)),
             font_sizes=(int(size), int(size)),
-            font_split="holdout",
+            font_split="test",
             seed=int(cfg.seed) + int(size),
         )
         items = [dataset[i] for i in range(lines)]
