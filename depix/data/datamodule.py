@@ -22,6 +22,11 @@ class DepixDataModule(pl.LightningDataModule):
     generator seeded by its first sample's seed. So there is no generator state to save:
     a resumed run, on any number of ranks, degrades every batch as the uninterrupted run
     did, and every run sees the same degraded validation set.
+
+    ``repeat`` (training only): each clean sample is used for that many consecutive samples of
+    a batch, each pixelated with its own degradation parameters, so a data-loader worker
+    renders ``1 / repeat`` of the lines it delivers (for GPUs that outrun the renderer; see
+    ``ResumableSampler``).
     """
 
     def __init__(
@@ -34,6 +39,7 @@ class DepixDataModule(pl.LightningDataModule):
         val_batch_size: int | None = None,
         num_workers: int = 0,
         seed: int = 0,
+        repeat: int = 1,
     ) -> None:
         super().__init__()
         self.train_set, self.val_set, self.test_set = train, val, test
@@ -42,6 +48,7 @@ class DepixDataModule(pl.LightningDataModule):
         self.val_batch_size = val_batch_size or batch_size
         self.num_workers = num_workers
         self.seed = seed
+        self.repeat = repeat
 
     def _loader(
         self,
@@ -70,6 +77,7 @@ class DepixDataModule(pl.LightningDataModule):
             seed=self.seed,
             num_replicas=trainer.world_size if trainer is not None else 1,
             rank=trainer.global_rank if trainer is not None else 0,
+            repeat=self.repeat,
         )
         if trainer is not None:  # resumed mid-epoch: continue the epoch's stream, not restart it
             # "processed": a checkpoint written in on_train_batch_end has not "completed" it yet

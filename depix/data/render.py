@@ -25,8 +25,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from depix.data.fonts import load_font
+from depix.data.glyphs import GlyphAtlas, atlas
 
 ANTIALIAS = ("grey", "none", "unhinted", "subpixel")
+# How glyphs are drawn: "pillow" draws every line with ImageDraw.text (the default and the
+# reference); "atlas" composes cached glyph bitmaps (depix.data.glyphs): faster once a worker's
+# glyph sets are built, slower until then (each (font, size) set is built on first use).
+ENGINES = ("atlas", "pillow")
 # (horizontal, vertical) drawing scale of each anti-aliasing kind.
 _SCALE = {"grey": (1, 1), "none": (1, 1), "unhinted": (4, 4), "subpixel": (3, 3)}
 _SUBPIXEL_FIR = np.array([1, 2, 3, 2, 1], dtype=np.float32) / 9
@@ -76,7 +81,7 @@ def random_colours(rng: random.Random, min_contrast: float = 0.35) -> tuple[Colo
     for _ in range(100):
         dark = rng.random() < 0.35
         base = rng.randint(0, 60) if dark else rng.randint(200, 255)
-        bg = tuple(int(np.clip(base + rng.randint(-15, 15), 0, 255)) for _ in range(3))
+        bg = tuple(min(max(base + rng.randint(-15, 15), 0), 255) for _ in range(3))
         if rng.random() < 0.2:  # coloured panel or highlight
             bg = tuple(rng.randint(0, 255) for _ in range(3))
         if rng.random() < 0.6:
@@ -115,8 +120,26 @@ def fit_text(text: str, font, max_width: int, letter_spacing: float = 0.0) -> st
     return text
 
 
-def _char_edges(line: str, font, x: float, spacing: float) -> np.ndarray:
+def _fit_prefix(text: str, glyphs: GlyphAtlas, max_width: int, letter_spacing: float) -> str:
+    """``fit_text`` with the atlas's cached advances (the same cut, without re-measuring)."""
+    _, prefix = glyphs.layout(text)
+    k = len(text)
+
+    def width(n: int) -> float:
+        return prefix[n] / 64 + letter_spacing * n
+
+    while k > 1 and width(k) > max_width:
+        ratio = max_width / width(k)
+        cut = text[: max(1, int(k * ratio) - 1)].rstrip() or text[:1]
+        k = len(cut)
+    return text[:k]
+
+
+def _char_edges(line: str, font, x: float, spacing: float, glyphs: GlyphAtlas | None = None):
     """x of each character boundary (len(line) + 1 values), in the drawing font's pixels."""
+    if glyphs is not None:
+        _, prefix = glyphs.layout(line)
+        return x + prefix / 64 + spacing * np.arange(len(line) + 1)
     return np.array([x + font.getlength(line[:i]) + spacing * i for i in range(len(line) + 1)])
 
 
@@ -127,26 +150,44 @@ def _coverage(
     origins: Sequence[tuple[float, float]],
     height: int,
     width: int,
+    engine: str = "pillow",
 ) -> np.ndarray:
     """Glyph coverage in [0, 1], (H, W, 1) or (H, W, 3) for sub-pixel anti-aliasing."""
     sx, sy = _SCALE[style.antialias]
-    mask = Image.new("L", (width * sx, height * sy), 0)
-    draw = ImageDraw.Draw(mask)
-    if style.antialias == "none":
-        draw.fontmode = "1"
     spacing = style.letter_spacing * sx
-    for line, (x, y) in zip(lines, origins):
-        if spacing:
-            edges = _char_edges(line, font, x * sx, spacing)
-            for char, left in zip(line, edges):
-                if not char.isspace():  # PIL cannot draw a lone space (empty mask)
-                    draw.text((left, y * sy), char, fill=255, font=font)
-        else:
-            draw.text((x * sx, y * sy), line, fill=255, font=font)
+    if engine == "atlas":
+        glyphs = atlas(style.font, font.size, "1" if style.antialias == "none" else "L")
+        edges_font = atlas(style.font, font.size) if spacing else None
+        canvas = np.zeros((height * sy, width * sx), dtype=np.uint8)
+        for line, (x, y) in zip(lines, origins):
+            if spacing:
+                edges = _char_edges(line, font, x * sx, spacing, edges_font)
+                for char, left in zip(line, edges.tolist()):
+                    if not char.isspace():
+                        glyphs.draw(canvas, char, left, y * sy)
+            else:
+                glyphs.draw(canvas, line, x * sx, y * sy)
+        mask = Image.fromarray(canvas, "L")
+    else:
+        mask = Image.new("L", (width * sx, height * sy), 0)
+        draw = ImageDraw.Draw(mask)
+        if style.antialias == "none":
+            draw.fontmode = "1"
+        for line, (x, y) in zip(lines, origins):
+            if spacing:
+                edges = _char_edges(line, font, x * sx, spacing)
+                for char, left in zip(line, edges):
+                    if not char.isspace():  # PIL cannot draw a lone space (empty mask)
+                        draw.text((left, y * sy), char, fill=255, font=font)
+            else:
+                draw.text((x * sx, y * sy), line, fill=255, font=font)
     if style.antialias == "subpixel":
         sub = np.asarray(mask.reduce((1, sy)), dtype=np.float32)  # (H, 3W): sub-pixel columns
-        padded = np.pad(sub, ((0, 0), (2, 2)))
-        sub = sum(w * padded[:, i : i + sub.shape[1]] for i, w in enumerate(_SUBPIXEL_FIR))
+        # FIR [1, 2, 3, 2, 1] / 9 over sub-pixel columns, zero beyond the edges
+        padded = np.zeros((sub.shape[0], sub.shape[1] + 4), dtype=np.float32)
+        padded[:, 2:-2] = sub
+        n = sub.shape[1]
+        sub = sum(w * padded[:, i : i + n] for i, w in enumerate(_SUBPIXEL_FIR.tolist()))
         cov = sub.reshape(height, width, 3)
         return (cov[..., ::-1] if style.subpixel_bgr else cov) / 255.0
     if sx > 1:
@@ -155,24 +196,44 @@ def _coverage(
 
 
 def render_lines(
-    lines: Sequence[str], style: LineStyle, height: int, width: int
+    lines: Sequence[str], style: LineStyle, height: int, width: int, engine: str = "pillow"
 ) -> tuple[Image.Image, str]:
     """Draw ``lines`` on a ``height`` x ``width`` canvas; returns the RGB image and the text shown.
+
+    See ``render_lines_array``, which this wraps in a PIL image.
+    """
+    rgb, shown = render_lines_array(lines, style, height, width, engine)
+    return Image.fromarray(rgb, "RGB"), shown
+
+
+def render_lines_array(
+    lines: Sequence[str], style: LineStyle, height: int, width: int, engine: str = "pillow"
+) -> tuple[np.ndarray, str]:
+    """Draw ``lines``; returns the image as an (H, W, 3) uint8 sRGB array and the text shown.
 
     Lines that do not fit vertically are dropped and each line is cut to what fits
     horizontally, so the returned string (lines joined by ``"\\n"``) is exactly what is
     visible (the OCR metric compares against it). At least one line is always drawn.
+    ``engine`` (see ``ENGINES``): ``"pillow"`` (``ImageDraw.text`` per line, the reference) or
+    ``"atlas"`` (cached glyphs, ``depix.data.glyphs``; pixel-identical for most lines).
     """
     if not lines:
         raise ValueError("render_lines needs at least one line of text")
+    if engine not in ENGINES:
+        raise ValueError(f"render engine must be one of {ENGINES}, got {engine!r}")
     sx, sy = _SCALE[style.antialias]
     font = load_font(style.font, style.font_size * sy if sy > 1 else style.font_size)
     ascent, descent = font.getmetrics()
     line_h = (ascent + descent) / sy + style.line_gap
     count = max(1, min(len(lines), int((height + style.line_gap) // line_h)))
     scaled_spacing = style.letter_spacing * sx
+    max_width = (width - style.x - 1) * sx
+    fitting = atlas(style.font, font.size) if engine == "atlas" else None
     shown = [
-        fit_text(line, font, (width - style.x - 1) * sx, scaled_spacing) for line in lines[:count]
+        fit_text(line, font, max_width, scaled_spacing)
+        if fitting is None
+        else _fit_prefix(line, fitting, max_width, scaled_spacing)
+        for line in lines[:count]
     ]
     # Centre the block of line boxes (ascender to descender): no ink bounding box, which
     # would lay the text out a second time.
@@ -182,13 +243,13 @@ def render_lines(
         y0 = min(max(y0, 0.0), height - block)
     tops = [y0 + k * line_h for k in range(count)]
     origins = [(float(style.x), top) for top in tops]
-    cov = _coverage(shown, style, font, origins, height, width)
+    cov = _coverage(shown, style, font, origins, height, width, engine)
 
     plain = not style.token_colours and style.selection is None
     if plain:  # one colour each: broadcast, no per-pixel colour images
         fg = np.asarray(style.foreground, dtype=np.float32)
         bg = np.asarray(style.background, dtype=np.float32)
-        return _to_image(bg + (fg - bg) * cov), "\n".join(shown)
+        return _to_uint8(bg + (fg - bg) * cov), "\n".join(shown)
     fg = np.empty((height, width, 3), dtype=np.float32)
     fg[:] = style.foreground
     bg = np.empty_like(fg)
@@ -198,7 +259,7 @@ def render_lines(
         rows = slice(max(0, int(tops[k])), max(0, int(np.ceil(tops[k] + line_h))))
         if not style.token_colours and (style.selection is None or style.selection[0] != k):
             continue
-        edges = _char_edges(line, font, x * sx, scaled_spacing) / sx
+        edges = _char_edges(line, font, x * sx, scaled_spacing, fitting) / sx
         if style.token_colours:
             for match in _TOKEN.finditer(line):
                 if match.group().isspace():
@@ -212,13 +273,15 @@ def render_lines(
             bg[rows, int(edges[i]) : int(np.ceil(edges[min(j, len(line))]))] = (
                 style.selection_colour
             )
-    return _to_image(bg + (fg - bg) * cov), "\n".join(shown)
+    return _to_uint8(bg + (fg - bg) * cov), "\n".join(shown)
 
 
-def _to_image(rgb: np.ndarray) -> Image.Image:
-    return Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
 
 
-def render_line(text: str, style: LineStyle, height: int, width: int) -> tuple[Image.Image, str]:
+def render_line(
+    text: str, style: LineStyle, height: int, width: int, engine: str = "pillow"
+) -> tuple[Image.Image, str]:
     """Draw one line of ``text``; see ``render_lines``."""
-    return render_lines([text], style, height, width)
+    return render_lines([text], style, height, width, engine)

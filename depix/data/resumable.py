@@ -68,6 +68,11 @@ class ResumableSampler(DistributedSampler):
     wrapping it (it shards by ``rank``/``num_replicas`` itself) and calls ``set_epoch``
     before every epoch. Positions are global (over all ranks), so the stream of a rank
     depends only on (seed, epoch, rank, world size).
+
+    ``repeat`` > 1 gives each run of ``repeat`` consecutive positions of a rank the index and
+    seed of the run's first position: the same clean sample, which a data-loader worker renders
+    once (the dataset keeps its last sample) and the degradation pixelates differently each
+    time. ``repeat=1`` is the plain stream.
     """
 
     _resume: tuple[int, int] | None = None  # (epoch, samples of it already done)
@@ -79,8 +84,12 @@ class ResumableSampler(DistributedSampler):
         num_replicas: int = 1,
         rank: int = 0,
         shuffle: bool = True,
+        repeat: int = 1,
     ) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
+        if int(repeat) < 1:
+            raise ValueError(f"repeat must be >= 1, got {repeat}")
+        self.repeat = int(repeat)
 
     def resume_within_epoch(self, epoch: int, done: int) -> None:
         """Skip the first ``done`` samples (of this rank) of ``epoch``: a mid-epoch resume.
@@ -100,6 +109,6 @@ class ResumableSampler(DistributedSampler):
         skip = 0
         if self._resume is not None and self._resume[0] == self.epoch:
             skip, self._resume = self._resume[1], None
-        start = self.rank + skip * self.num_replicas
-        for position in range(start, self.total_size, self.num_replicas):
-            yield order[position], derived_seed(self.seed, self.epoch, position)
+        for local in range(skip, self.num_samples):
+            first = self.rank + (local - local % self.repeat) * self.num_replicas
+            yield order[first], derived_seed(self.seed, self.epoch, first)

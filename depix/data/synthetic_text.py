@@ -12,11 +12,12 @@ from torch.utils.data import Dataset
 from depix.data.fonts import fonts_by_kind
 from depix.data.render import (
     ANTIALIAS,
+    ENGINES,
     LineStyle,
     legible_colours,
     luminance,
     random_colours,
-    render_lines,
+    render_lines_array,
 )
 from depix.data.text import random_text
 
@@ -26,9 +27,11 @@ SELECTION_HUES = ((0, 120, 215), (51, 153, 255), (38, 79, 120), (255, 214, 0), (
 
 
 def to_tensor(image) -> torch.Tensor:
-    """PIL RGB image -> float tensor (3, H, W) in [0, 1]."""
+    """PIL RGB image or (H, W, 3) uint8 array -> float tensor (3, H, W) in [0, 1]."""
     array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+    if not array.flags.writeable:
+        array = array.copy()
+    return torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0)
 
 
 class SyntheticTextDataset(Dataset):
@@ -41,7 +44,8 @@ class SyntheticTextDataset(Dataset):
     syntax-highlight colours per token (code-editor fonts); ``selection_p`` a selection
     highlight behind part of a line; ``spacing_p`` letter spacing; ``fractional_p`` a
     fractional font size (different hinting). The returned ``text`` is what is visible,
-    lines joined by ``"\\n"``.
+    lines joined by ``"\\n"``. ``engine``: how glyphs are drawn (``depix.data.render.ENGINES``:
+    the glyph atlas, or ``"pillow"``, its slow reference).
 
     With ``seed=None`` (training) every access draws a new line from Python's ``random``
     state, which Lightning seeds per worker, so epochs never repeat. With a ``seed``
@@ -65,6 +69,7 @@ class SyntheticTextDataset(Dataset):
         selection_p: float = 0.1,
         spacing_p: float = 0.1,
         fractional_p: float = 0.3,
+        engine: str = "pillow",
     ) -> None:
         self.length = int(length)
         self.height, self.width = (int(s) for s in size)
@@ -86,6 +91,9 @@ class SyntheticTextDataset(Dataset):
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{what}_p must be a probability in [0, 1], got {value}")
         self.text_kinds = dict(text_kinds) if text_kinds else None
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        self.engine = engine
         self.seed = seed
         if self.font_sizes[0] < 4 or self.font_sizes[0] > self.font_sizes[1]:
             raise ValueError(f"font_sizes must be 4 <= min <= max, got {font_sizes}")
@@ -97,10 +105,14 @@ class SyntheticTextDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def _rng(self, index: int) -> random.Random:
+    def _key(self, index: int) -> int:
+        """The seed of sample ``index``'s own stream (training: drawn from ``random``)."""
         if self.seed is None:
-            return random.Random(random.getrandbits(64))
-        return random.Random(self.seed * 1_000_003 + index)
+            return random.getrandbits(64)
+        return self.seed * 1_000_003 + index
+
+    def _rng(self, index: int) -> random.Random:
+        return random.Random(self._key(index))
 
     def _pick_font(self, rng: random.Random) -> tuple[str, bool]:
         """A font path and whether it is monospaced; falls back to any class that exists."""
@@ -149,16 +161,22 @@ class SyntheticTextDataset(Dataset):
         )
 
     def __getitem__(self, index: int) -> dict:
-        rng = self._rng(index)
+        key = (index, self._key(index))
+        last = getattr(self, "_last", None)
+        if last is not None and last[0] == key:  # a repeated sample (DepixDataModule.repeat)
+            return dict(last[1])
+        rng = random.Random(key[1])
         style = self.random_style(rng)
         lines = 1
         if rng.random() < self.p["multiline"]:
             lines = rng.randint(2, 3)
         texts = [random_text(rng, self.text_kinds) for _ in range(lines)]
-        image, shown = render_lines(texts, style, self.height, self.width)
-        return {
+        image, shown = render_lines_array(texts, style, self.height, self.width, self.engine)
+        sample = {
             "image": to_tensor(image),
             "text": shown,
             "font_size": round(style.font_size),
             "seed": rng.getrandbits(62),
         }
+        self._last = (key, sample)
+        return dict(sample)
