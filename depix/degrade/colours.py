@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from depix.degrade.ops import RandomOp, _randint, _range
-from depix.degrade.pipeline import Params
+from depix.degrade.pipeline import Params, to_device
 
 
 class ReduceColours(RandomOp):
@@ -28,5 +28,5 @@ class ReduceColours(RandomOp):
         return {"levels": _randint(*self.levels, n, generator)}
 
     def transform(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        steps = (params["levels"] - 1).to(x.dtype).view(-1, 1, 1, 1)
+        steps = to_device(params["levels"] - 1, x.device, x.dtype).view(-1, 1, 1, 1)
         return torch.round(x.clamp(0, 1) * steps) / steps

@@ -9,7 +9,7 @@ import torch
 from kornia.filters import gaussian_blur2d
 
 from depix.degrade.ops import RandomOp, _range, _uniform
-from depix.degrade.pipeline import Params
+from depix.degrade.pipeline import Params, to_device
 
 
 class Blur(RandomOp):
@@ -31,7 +31,7 @@ class Blur(RandomOp):
         return {"sigma": _uniform(*self.sigma, n, generator)}
 
     def transform(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        sigma = params["sigma"].to(x.dtype).view(-1, 1).expand(-1, 2)
+        sigma = to_device(params["sigma"], x.device, x.dtype).view(-1, 1).expand(-1, 2)
         return gaussian_blur2d(x, (self._kernel, self._kernel), sigma, border_type="replicate")
 
 
@@ -57,4 +57,4 @@ class Noise(RandomOp):
     def transform(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         gen = torch.Generator(device=x.device).manual_seed(int(params["seed"][0]))
         noise = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
-        return x + noise * params["sigma"].to(x.dtype).view(-1, 1, 1, 1)
+        return x + noise * to_device(params["sigma"], x.device, x.dtype).view(-1, 1, 1, 1)

@@ -11,9 +11,12 @@ device. Borders are padded by edge replication to whole 16 px MCUs, as libjpeg d
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
+
+from depix.degrade.pipeline import to_device
 
 _LUMA = [
     [16, 11, 10, 16, 24, 40, 51, 61],
@@ -44,6 +47,7 @@ def quality_tables(quality: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return tables[0], tables[1]
 
 
+@lru_cache(maxsize=8)
 def _dct_matrix(device: torch.device) -> torch.Tensor:
     """The 2-D 8x8 DCT-II as one (64, 64) matrix on row-major blocks: kron(D, D).
 
@@ -94,7 +98,7 @@ def jpeg_round_trip(x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     pad_c = [(-s) % 8 for s in chroma.shape[-2:]]
     if any(pad_c):
         chroma = F.pad(chroma, (0, pad_c[1], 0, pad_c[0]), mode="replicate")
-    luma_t, chroma_t = quality_tables(quality.to(x.device))
+    luma_t, chroma_t = (to_device(t, x.device) for t in quality_tables(quality.cpu()))
     dct = _dct_matrix(x.device)
     y = _code_plane(y, luma_t, dct)
     c = chroma.shape

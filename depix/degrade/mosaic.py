@@ -9,7 +9,13 @@ pixels or samples, and it runs on whatever device the tensors are on.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
+import torch.nn.functional as F
+
+from depix.degrade.pipeline import to_device
 
 
 def block_index(
@@ -52,6 +58,67 @@ def cell_means(x: torch.Tensor, ids: torch.Tensor, max_cells: int) -> torch.Tens
 
 
 REDUCTIONS = ("mean", "center", "corner")
+
+
+@contextmanager
+def _exact_matmul(device: torch.device) -> Iterator[None]:
+    """Full float32 matrix products (no TF32, no autocast) for the cell sums below."""
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        with torch.autocast(device.type, enabled=False):
+            yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def _axis_cells(
+    length: int, block: torch.Tensor, offset: torch.Tensor, device: torch.device
+) -> tuple[torch.Tensor, int]:
+    """Cell index along one axis for every position, (B, length) on ``device``, and the most
+    cells. Computed where ``block``/``offset`` live (the CPU in training: no device sync)."""
+    pos = torch.arange(length, device=block.device).view(1, -1)
+    b = block.view(-1, 1)
+    ids = torch.div(pos - offset.view(-1, 1) % b + b, b, rounding_mode="floor")
+    return to_device(ids, device), int(ids[:, -1].max()) + 1
+
+
+def separable_cell_means(
+    x: torch.Tensor,
+    block_h: torch.Tensor,
+    block_w: torch.Tensor,
+    offset_y: torch.Tensor,
+    offset_x: torch.Tensor,
+    inside: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Every pixel of ``x`` (B, C, H, W) replaced by its grid cell's mean; (B, C, H, W).
+
+    Cells are products of a row band and a column band, so the cell sums are two batched
+    matrix products with one-hot band matrices (``R^T X C``) and the expansion back
+    a gather per axis: a handful of kernels for the whole batch, whatever the block sizes,
+    instead of a scatter over every pixel. Sums of 8-bit levels are integers below 2^24, so
+    they are exact in float32 in any order. ``inside``
+    (B, 1, H, W) bool restricts each cell to its pixels inside (a box); the rest is
+    averaged as well but ignored by the caller.
+    """
+    b, c, h, w = x.shape
+    rows, n_rows = _axis_cells(h, block_h, offset_y, x.device)
+    cols, n_cols = _axis_cells(w, block_w, offset_x, x.device)
+    with _exact_matmul(x.device):
+        r = F.one_hot(rows, n_rows).to(x.dtype)  # (B, H, nr)
+        k = F.one_hot(cols, n_cols).to(x.dtype)  # (B, W, nc)
+        if inside is None:
+            counts = r.sum(1).view(b, 1, n_rows, 1) * k.sum(1).view(b, 1, 1, n_cols)
+        else:
+            m = inside.to(x.dtype).view(b, h, w)
+            counts = (r.transpose(1, 2) @ torch.bmm(m, k)).unsqueeze(1)
+            x = x * m.unsqueeze(1)
+        across = torch.bmm(x.reshape(b, c * h, w), k).view(b, c, h, n_cols)
+        sums = r.transpose(1, 2).unsqueeze(1) @ across  # (B, C, nr, nc)
+        means = sums / counts.clamp_min(1)
+    # back to pixels: pick each pixel's row band, then its column band
+    means = means.gather(2, rows.view(b, 1, h, 1).expand(b, c, h, n_cols))
+    return means.gather(3, cols.view(b, 1, 1, w).expand(b, c, h, w))
 
 
 def box_mask(height: int, width: int, box: torch.Tensor) -> torch.Tensor:
@@ -111,22 +178,27 @@ def mosaic(
         raise ValueError(f"mosaic reduce must be one of {REDUCTIONS}, got {reduce!r}")
     b, c, h, w = x.shape
     block_w = block_h if block_w is None else block_w
+    # Grid parameters are checked and turned into cell indices on the CPU (where training
+    # draws them), so a GPU batch never waits for a device-to-host copy here.
     params = [
-        torch.as_tensor(p, device=x.device).long().expand(b).contiguous()
+        torch.as_tensor(p).cpu().long().expand(b).contiguous()
         for p in (block_h, block_w, offset_y, offset_x)
     ]
     if (params[0] < 1).any() or (params[1] < 1).any():
         raise ValueError("block sizes must be >= 1")
-    ids, max_cells = block_index(h, w, *params)
     inside = None
     if box is not None:
-        box = torch.as_tensor(box, device=x.device).long().reshape(-1, 4).expand(b, 4)
+        box = to_device(torch.as_tensor(box).long(), x.device).reshape(-1, 4).expand(b, 4)
         inside = box_mask(h, w, box)
-        ids = torch.where(inside, ids, max_cells)  # the outside is one extra, ignored cell
-        max_cells += 1
     if reduce == "mean":
-        out = cell_means(x, ids, max_cells).gather(2, ids.unsqueeze(1).expand(-1, c, -1))
+        out = separable_cell_means(
+            x, *params, inside=None if inside is None else inside.view(b, 1, h, w)
+        ).reshape(b, c, -1)
     else:
+        ids, max_cells = block_index(h, w, *(to_device(p, x.device) for p in params))
+        if inside is not None:  # the outside is one extra, ignored cell
+            ids = torch.where(inside, ids, max_cells)
+            max_cells += 1
         pick = cell_pick_index(ids, max_cells, w, reduce)
         out = x.reshape(b, c, -1).gather(2, pick.unsqueeze(1).expand(-1, c, -1))
     out = out.view_as(x)

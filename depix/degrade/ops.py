@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from depix.degrade.averaging import MODES, pixelate_mode
+from depix.degrade.averaging import MODES, pixelate_modes
 from depix.degrade.mosaic import box_mask
-from depix.degrade.pipeline import Params
+from depix.degrade.pipeline import Params, to_device
 
 
 def _randint(lo: int, hi: int, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -76,16 +76,17 @@ class RandomOp(Op):
         return {"applied": applied, **self.draw(n, generator)}
 
     def apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        applied = params["applied"]
+        # Which samples to hit is decided on the CPU, where parameters are drawn: no device
+        # sync; ``transform`` moves the parameters it computes with to ``x.device``.
+        applied = params["applied"].cpu()
         if not bool(applied.any()):
             return x
         if bool(applied.all()):
             return self.transform(x, params)
         idx = applied.nonzero().squeeze(1)
-        own = {k: v[idx] for k, v in params.items() if k != "applied"}
-        out = x.clone()
-        out[idx] = self.transform(x[idx], own).to(x.dtype)
-        return out
+        own = {k: v[to_device(idx, v.device)] for k, v in params.items() if k != "applied"}
+        dev = to_device(idx, x.device)
+        return x.index_copy(0, dev, self.transform(x.index_select(0, dev), own).to(x.dtype))
 
 
 class Pixelate(Op):
@@ -200,14 +201,17 @@ class Pixelate(Op):
         box = params.get("box")
         mode = params.get("mode")
         if mode is None:
-            mode = torch.zeros_like(grid[0])
-        out = torch.empty_like(x)
-        for m in mode.unique().tolist():  # at most len(MODES) groups
-            idx = (mode == m).nonzero().squeeze(1)
-            sub_box = None if box is None else box[idx]
-            out[idx] = pixelate_mode(x[idx], MODES[m], *(g[idx] for g in grid), box=sub_box)
+            mode = torch.zeros(x.shape[0], dtype=torch.long)
+        h, w = x.shape[-2:]
+        if box is not None:
+            full = torch.tensor([0, 0, h, w], device=box.device)
+            partial = (box != full).any(1).cpu()
+            if not bool(partial.any()):
+                box = None  # every box is the whole image: no masking at all
+        out = pixelate_modes(x, mode, *grid, box=box)
         if box is not None:  # rounding to 8 bit must not touch the clean surroundings
-            inside = box_mask(x.shape[-2], x.shape[-1], box).view(x.shape[0], 1, *x.shape[-2:])
+            box = to_device(box, x.device)
+            inside = box_mask(h, w, box).view(x.shape[0], 1, h, w)
             out = torch.where(inside, out, x)
         return out
 

@@ -16,6 +16,14 @@ import torch
 Params = dict[str, torch.Tensor]
 
 
+def to_device(t: torch.Tensor, device: torch.device, dtype: torch.dtype | None = None):
+    """``t`` (a small CPU parameter tensor) on ``device``, without a host sync on a GPU: the
+    copy goes from pinned memory and is queued on the stream (``non_blocking``)."""
+    if t.device == device or device.type != "cuda":
+        return t.to(device, dtype)
+    return t.pin_memory().to(device, dtype, non_blocking=True)
+
+
 class DegradationOp(Protocol):
     """One step of a degradation: ``sample`` draws per-sample parameters, ``apply`` uses them.
 
@@ -27,7 +35,9 @@ class DegradationOp(Protocol):
 
     def sample(self, n: int, generator: torch.Generator) -> Params: ...
 
-    def apply(self, x: torch.Tensor, params: Params) -> torch.Tensor: ...
+    def apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        """Degrade ``x`` with ``params`` (which may live on the CPU while ``x`` is on a GPU)."""
+        ...
 
 
 class Degradation:
@@ -56,11 +66,12 @@ class Degradation:
         return params
 
     def apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        # Parameters stay where they were drawn (the CPU): ops decide which samples to hit and
+        # how to group them there without waiting for the device, and move only the values
+        # they compute with to ``x.device``.
         for op in self.ops:
             prefix = f"{op.name}."
-            own = {
-                k[len(prefix) :]: v.to(x.device) for k, v in params.items() if k.startswith(prefix)
-            }
+            own = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
             x = op.apply(x, own)
         return x.clamp(0.0, 1.0)
 

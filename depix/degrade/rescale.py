@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from depix.degrade.ops import RandomOp
-from depix.degrade.pipeline import Params
+from depix.degrade.pipeline import Params, to_device
 
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
@@ -81,11 +81,17 @@ class Rescale(RandomOp):
 
     def transform(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         out = torch.empty_like(x)
+        factor = params["factor"].cpu()  # the grouping is decided on the CPU: no device sync
         keys = torch.stack(
-            [params["factor"] * 100, params["mode"].to(params["factor"]), params["down"].float()], 1
+            [factor * 100, params["mode"].cpu().to(factor), params["down"].cpu().float()], 1
         )
-        for key in keys.unique(dim=0).tolist():  # a loop over a few distinct settings
-            idx = (keys == torch.tensor(key, device=keys.device)).all(1).nonzero().squeeze(1)
-            factor, mode, down = key[0] / 100, INTERPOLATIONS[int(key[1])], bool(key[2])
-            out[idx] = rescale_and_back(x[idx], factor, mode, down)
+        distinct = keys.unique(dim=0).tolist()
+        if len(distinct) == 1:
+            key = distinct[0]
+            return rescale_and_back(x, key[0] / 100, INTERPOLATIONS[int(key[1])], bool(key[2]))
+        for key in distinct:  # a loop over a few distinct settings
+            idx = (keys == torch.tensor(key)).all(1).nonzero().squeeze(1)
+            idx = to_device(idx, x.device)
+            factor_, mode, down = key[0] / 100, INTERPOLATIONS[int(key[1])], bool(key[2])
+            out[idx] = rescale_and_back(x[idx], factor_, mode, down)
         return out
