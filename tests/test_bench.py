@@ -65,7 +65,7 @@ def test_bottleneck_names_the_slowest_stage():
         Row("data loading, 14 workers", "3,100 lines/s", ""),
     ]
     assert bottleneck(rows).value == "data loading"
-    rows[3] = Row("data loading, 14 workers", "31,000 lines/s", "")
+    rows[-1] = Row("data loading, 14 workers", "31,000 lines/s", "")
     assert bottleneck(rows).value == "degradation"
 
 
