@@ -138,6 +138,11 @@ def si(value: float, unit: str) -> str:
     return f"{value:.2f} {unit}"
 
 
+def lines(rate: float) -> str:
+    """A rate in lines/s, with a decimal when it is small (a loaded CPU)."""
+    return f"{rate:,.0f} lines/s" if rate >= 100 else f"{rate:.1f} lines/s"
+
+
 def _autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
@@ -188,10 +193,10 @@ def bench_training(
     if peak:
         achieved += f" ({flops / model_s / peak:.1%} of bf16 peak)"
     rows = [
-        Row("training throughput", f"{batch / train_s:,.0f} lines/s", f"{shape}, with degradation"),
+        Row("training throughput", lines(batch / train_s), f"{shape}, with degradation"),
         Row("training step", f"{train_s * 1000:.1f} ms", shape),
-        Row("model step alone", f"{batch / model_s:,.0f} lines/s", f"{shape}, fwd+bwd+AdamW"),
-        Row("degradation alone", f"{batch / degrade_s:,.0f} lines/s", f"{shape}, {device.type}"),
+        Row("model step alone", lines(batch / model_s), f"{shape}, fwd+bwd+AdamW"),
+        Row("degradation alone", lines(batch / degrade_s), f"{shape}, {device.type}"),
         Row(
             "degradation share of a step",
             f"{degrade_s / train_s:.1%}",
@@ -221,7 +226,7 @@ def bench_training(
         rows.append(
             Row(
                 f"model step alone, {switch.replace('_', ' ')}",
-                f"{batch / s:,.0f} lines/s",
+                lines(batch / s),
                 f"{shape}; {model_s / s:.2f}x the default layout",
             )
         )
@@ -283,7 +288,7 @@ def bench_data(cfg: DictConfig, batch: int, workers: int, settings: Settings) ->
     per_worker = settings.generator_samples / (time.perf_counter() - start)
     size = f"{dataset.height}x{dataset.width}" if hasattr(dataset, "height") else "data.train"
     label = f"{size} lines" + (f", repeat {repeat}" if repeat > 1 else "")
-    rows = [Row("data loading per worker", f"{per_worker:,.0f} lines/s", label)]
+    rows = [Row("data loading per worker", lines(per_worker), label)]
     if workers > 0:
         loader = DataLoader(
             samples,
@@ -302,7 +307,7 @@ def bench_data(cfg: DictConfig, batch: int, workers: int, settings: Settings) ->
         rows.append(
             Row(
                 f"data loading, {workers} workers",
-                f"{rate:,.0f} lines/s",
+                lines(rate),
                 f"{label}, batch {batch}",
             )
         )
@@ -326,8 +331,8 @@ def bottleneck(rows: list[Row]) -> Row:
     }
     known = {k: v for k, v in stages.items() if v}
     slowest = min(known, key=known.get)
-    parts = ", ".join(f"{k} {v:,.0f}" for k, v in known.items())
-    return Row("bottleneck", slowest, f"lines/s: {parts} (largest batch measured)")
+    parts = ", ".join(f"{k} {lines(v)}" for k, v in known.items())
+    return Row("bottleneck", slowest, f"{parts} (largest batch measured)")
 
 
 def run_bench(
