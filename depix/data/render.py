@@ -143,6 +143,21 @@ def _char_edges(line: str, font, x: float, spacing: float, glyphs: GlyphAtlas | 
     return np.array([x + font.getlength(line[:i]) + spacing * i for i in range(len(line) + 1)])
 
 
+def _edge_lookup(line: str, font, x: float, spacing: float, sx: int, glyphs: GlyphAtlas | None):
+    """``i -> x of character boundary i`` in output pixels, measured only where asked (token
+    and selection ends need a few of the ``len(line) + 1`` prefix widths, each a layout)."""
+    if glyphs is not None:
+        return (_char_edges(line, font, x, spacing, glyphs) / sx).__getitem__
+    cache: dict[int, float] = {}
+
+    def edge(i: int) -> float:
+        if i not in cache:
+            cache[i] = (x + font.getlength(line[:i]) + spacing * i) / sx
+        return cache[i]
+
+    return edge
+
+
 def _coverage(
     lines: Sequence[str],
     style: LineStyle,
@@ -259,18 +274,18 @@ def render_lines_array(
         rows = slice(max(0, int(tops[k])), max(0, int(np.ceil(tops[k] + line_h))))
         if not style.token_colours and (style.selection is None or style.selection[0] != k):
             continue
-        edges = _char_edges(line, font, x * sx, scaled_spacing, fitting) / sx
+        edges = _edge_lookup(line, font, x * sx, scaled_spacing, sx, fitting)
         if style.token_colours:
             for match in _TOKEN.finditer(line):
                 if match.group().isspace():
                     continue
                 colour = colour_rng.choice(style.token_colours + (style.foreground,))
-                a, b = int(edges[match.start()]), int(np.ceil(edges[match.end()]))
+                a, b = int(edges(match.start())), int(np.ceil(edges(match.end())))
                 fg[rows, a:b] = colour
         if style.selection is not None and style.selection[0] == k:
             _, start, end = style.selection
             i, j = int(start * len(line)), max(int(start * len(line)) + 1, int(end * len(line)))
-            bg[rows, int(edges[i]) : int(np.ceil(edges[min(j, len(line))]))] = (
+            bg[rows, int(edges(i)) : int(np.ceil(edges(min(j, len(line)))))] = (
                 style.selection_colour
             )
     return _to_uint8(bg + (fg - bg) * cov), "\n".join(shown)
