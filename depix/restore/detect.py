@@ -58,12 +58,23 @@ class Grid:
 
 @dataclass(frozen=True)
 class Pitch:
-    """A mosaic seen through a rescale: cell size ``size`` px (not an integer in general),
-    grid lines at ``offset_* + k * size`` (continuous coordinates: pixel p covers [p, p+1))."""
+    """A mosaic grid in continuous coordinates (pixel p covers [p, p+1)): cells ``size`` px
+    high and ``size_x`` px wide (None: square), neither an integer in general; grid lines at
+    ``offset_y + k * size`` and ``offset_x + k * width``. Tools that fit N cells into the
+    selection draw such grids (8.2 x 10 px), and so does display scaling."""
 
     size: float
     offset_y: float
     offset_x: float
+    size_x: float | None = None
+
+    @property
+    def height(self) -> float:
+        return self.size
+
+    @property
+    def width(self) -> float:
+        return self.size if self.size_x is None else self.size_x
 
 
 @dataclass(frozen=True)
@@ -71,9 +82,16 @@ class Region:
     """A pixelated rectangle (pixels ``x .. x+w-1``, ``y .. y+h-1``) and its grid.
 
     ``share`` is the fraction of the region's pixel jumps that lie on the grid (1 for an
-    exact mosaic); ``source`` says whether it was detected or given by the user. ``pitch``
-    is set for a mosaic seen through a rescale (``rescaled.py``): restoration then works on
-    that exact, non-integer grid and ``grid`` is only its rounding.
+    exact mosaic; 0 for a given box without any jump); ``source`` says whether it was
+    detected or given by the user. ``pitch`` is set for a grid whose lines are not on whole
+    pixels or whose cells are not square integers (a rescale, cells fitted to a selection):
+    restoration then works on that exact grid and ``grid`` is only its rounding.
+
+    The evidence (``evidence``): ``lines_seen`` is the share of the region's inner grid
+    lines along which some pair of neighbouring cells differs, ``colours`` the number of
+    distinct cell colours, ``flat`` the share of cells with flat insides; ``confidence``
+    (0-1) combines them. ``text_rows`` are the bands of cell rows (pixel y0, y1) that
+    differ from the region's background: its text lines, for line splitting and scale.
     """
 
     x: int
@@ -84,9 +102,24 @@ class Region:
     share: float = 1.0
     source: str = "detected"
     pitch: Pitch | None = None
+    lines_seen: float | None = None
+    colours: int | None = None
+    flat: float | None = None
+    confidence: float | None = None
+    text_rows: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def cell(self) -> tuple[float, float]:
+        """Cell (width, height) in pixels, fractional for a pitch."""
+        if self.pitch is not None:
+            return self.pitch.width, self.pitch.height
+        return float(self.grid.block_w), float(self.grid.block_h)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["cell"] = [round(v, 3) for v in self.cell]
+        data["text_rows"] = [list(r) for r in self.text_rows]
+        return data
 
 
 def grey_jumps(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,14 +235,17 @@ def estimate_grid(
     jy: np.ndarray,
     top: int,
     left: int,
-    block: int | None = None,
+    block: int | tuple[int, int] | None = None,
     min_block: int = 2,
     max_block: int = MAX_BLOCK,
 ) -> tuple[Grid, float] | None:
     """Grid of the crop whose jumps are ``jx``/``jy`` (crop starts at ``top``, ``left``).
 
     Returns the grid and the share of the jump mass on it; ``None`` when the crop has no
-    jumps at all. ``block`` fixes the size, else it is searched in [min_block, max_block].
+    jumps at all. ``block`` fixes the size (an int, or (height, width) for non-square
+    cells), else it is searched in [min_block, max_block]: one square size for both axes,
+    unless each axis alone clearly keeps to a different size (non-square cells, e.g. a
+    6 x 8 mosaic from GIMP's Pixelize with unchained width and height).
     """
     px = np.maximum(jx - NOISE_FLOOR, 0).sum(axis=0)
     py = np.maximum(jy - NOISE_FLOOR, 0).sum(axis=1)
@@ -223,17 +259,41 @@ def estimate_grid(
         p > 0.05 * p.max() if p.size and p.max() > 0 else np.zeros(p.shape, bool) for p in (px, py)
     ]
     limit = min(max_block, max(len(px), len(py)) // 2)
-    sizes = [block] if block else list(range(min_block, max(limit, min_block) + 1))
-    scores = {}
+    if isinstance(block, tuple):
+        sizes = sorted(set(block))
+    else:
+        sizes = [block] if block else list(range(min_block, max(limit, min_block) + 1))
+    axis_share: dict[int, list[float | None]] = {}
+    residues: dict[int, tuple[int, int, float, float]] = {}
     for b in sizes:
         mx, my = residue_mass(px, b), residue_mass(py, b)
         counts = [residue_mass(m.astype(np.float32), b) for m in lines]
-        line_share = np.mean([c.max() / c.sum() for c in counts if c.sum() > 0])
-        scores[b] = (line_share, (mx.max() + my.max()) / total, int(mx.argmax()), int(my.argmax()))
-    best = max(score[0] for score in scores.values())
-    b = max(b for b, score in scores.items() if score[0] >= 0.9 * best)
-    _, share, rx, ry = scores[b]
-    return Grid(b, b, int(_to_offset(ry, top, b)), int(_to_offset(rx, left, b))), float(share)
+        axis_share[b] = [float(c.max() / c.sum()) if c.sum() > 0 else None for c in counts]
+        residues[b] = (int(mx.argmax()), int(my.argmax()), float(mx.max()), float(my.max()))
+
+    def largest_near_best(axis: int | None) -> int:
+        def score(b: int) -> float:
+            if axis is not None:  # 0: lines along x, 1: along y
+                return axis_share[b][axis] or 0.0
+            values = [v for v in axis_share[b] if v is not None]
+            return float(np.mean(values)) if values else 0.0
+
+        best = max(score(b) for b in sizes)
+        return max(b for b in sizes if score(b) >= 0.9 * best)
+
+    if isinstance(block, tuple):
+        bh, bw = block
+    else:
+        bh = bw = largest_near_best(None)
+        if block is None and all(v is not None for v in axis_share[bh]):
+            by, bx = largest_near_best(1), largest_near_best(0)
+            # The square size misses many lines of one axis; each axis on its own fits.
+            own = min(axis_share[by][1], axis_share[bx][0])
+            if bx != by and min(axis_share[bh]) < 0.8 and own >= 0.9:
+                bh, bw = by, bx
+    rx, ry = residues[bw][0], residues[bh][1]
+    share = (residues[bw][2] + residues[bh][3]) / total
+    return Grid(bh, bw, int(_to_offset(ry, top, bh)), int(_to_offset(rx, left, bw))), float(share)
 
 
 def mosaic_cells(rgb: np.ndarray, grid: Grid, box: tuple[int, int, int, int]):
@@ -316,8 +376,17 @@ def grid_in_box(
     return Region(x, y, w, h, grid, round(share, 3), "given")
 
 
-def find_regions(rgb: np.ndarray, block: int | None = None) -> list[Region]:
-    """Every pixelated rectangle of ``rgb`` (H, W, 3 uint8), top to bottom, left to right."""
+def find_regions(
+    rgb: np.ndarray,
+    block: int | tuple[int, int] | None = None,
+    min_confidence: float | None = None,
+) -> list[Region]:
+    """Every pixelated rectangle of ``rgb`` (H, W, 3 uint8), top to bottom, left to right.
+
+    ``block`` fixes the cell size (int, or (height, width)); regions whose evidence
+    (``evidence.assess``) gives a confidence below ``min_confidence`` (default
+    ``evidence.MIN_CONFIDENCE``) are dropped.
+    """
     if rgb.shape[0] < 4 or rgb.shape[1] < 4:
         return []
     rgb = np.ascontiguousarray(rgb[..., :3])
@@ -360,7 +429,13 @@ def find_regions(rgb: np.ndarray, block: int | None = None) -> list[Region]:
         from depix.restore.rescaled import combine, find_rescaled_regions
 
         regions = combine(regions, find_rescaled_regions(rgb), rgb)
-    return sorted(_merge(regions, jx, jy), key=lambda r: (r.y, r.x))
+    from depix.restore.evidence import MIN_CONFIDENCE, assess
+
+    threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
+    assessed = [assess(rgb, r) for r in _merge(regions, jx, jy)]
+    return sorted(
+        (r for r in assessed if (r.confidence or 0.0) >= threshold), key=lambda r: (r.y, r.x)
+    )
 
 
 def _union(a: Region, b: Region) -> Region:

@@ -87,27 +87,57 @@ def line_error(offset: float, pitch: float, truth: float) -> float:
     return abs(offset + round((truth - offset) / pitch) * pitch - truth)
 
 
-def region_matches(region, box: MosaicBox, factor: float = 1.0) -> bool:
+def ink_box(
+    image: np.ndarray, box: tuple[int, int, int, int], tolerance: float = 4.0
+) -> tuple[int, int, int, int] | None:
+    """The part of a pixelated ``box`` (x, y, w, h) of ``image`` (H, W, 3 uint8) that any
+    detector can see: the bounding box (x, y, w, h) of its pixels that differ by more than
+    ``tolerance`` grey levels (any channel) from the box's most common colour. Border cells
+    of pure background are indistinguishable from the clean picture around them. None
+    when the whole box is one colour."""
+    x, y, w, h = box
+    crop = image[y : y + h, x : x + w, :3].astype(np.int16)
+    colours, counts = np.unique(crop.reshape(-1, 3), axis=0, return_counts=True)
+    background = colours[counts.argmax()]
+    ys, xs = np.nonzero((np.abs(crop - background) > tolerance).any(axis=-1))
+    if len(ys) == 0:
+        return None
+    return (
+        x + int(xs.min()),
+        y + int(ys.min()),
+        int(xs.max() - xs.min() + 1),
+        int(ys.max() - ys.min() + 1),
+    )
+
+
+def region_matches(
+    region, box: MosaicBox, factor: float = 1.0, ink: tuple[int, int, int, int] | None = None
+) -> bool:
     """Whether a detected ``region`` is ``box`` of a screenshot scaled by ``factor`` after
     pixelation: cell size within 0.05 px, a grid line at the box's centre within 0.75 px,
-    >= 80 % of the scaled box covered and nothing more than two cells beyond it."""
+    >= 80 % of the scaled box (or, given ``ink`` = ``ink_box`` of the scaled image, of that
+    visible part) covered and nothing more than two cells beyond it."""
     if region.pitch is not None:
-        size, offset_y, offset_x = region.pitch.size, region.pitch.offset_y, region.pitch.offset_x
+        size_y, size_x = region.pitch.height, region.pitch.width
+        offset_y, offset_x = region.pitch.offset_y, region.pitch.offset_x
     else:
-        size, offset_y, offset_x = region.grid.block_h, region.grid.offset_y, region.grid.offset_x
+        size_y, size_x = region.grid.block_h, region.grid.block_w
+        offset_y, offset_x = region.grid.offset_y, region.grid.offset_x
     cell = box.block * factor
     centre_y = (box.y + box.offset_y + box.block * (box.h // box.block // 2)) * factor
     centre_x = (box.x + box.offset_x + box.block * (box.w // box.block // 2)) * factor
     bx, by, bw, bh = (v * factor for v in (box.x, box.y, box.w, box.h))
-    ix = min(region.x + region.w, bx + bw) - max(region.x, bx)
-    iy = min(region.y + region.h, by + bh) - max(region.y, by)
+    tx, ty, tw, th = ink if ink is not None else (bx, by, bw, bh)
+    ix = min(region.x + region.w, tx + tw) - max(region.x, tx)
+    iy = min(region.y + region.h, ty + th) - max(region.y, ty)
     return (
-        abs(size - cell) < 0.05
-        and line_error(offset_y, size, centre_y) <= 0.75
-        and line_error(offset_x, size, centre_x) <= 0.75
+        abs(size_y - cell) < 0.05
+        and abs(size_x - cell) < 0.05
+        and line_error(offset_y, size_y, centre_y) <= 0.75
+        and line_error(offset_x, size_x, centre_x) <= 0.75
         and ix > 0
         and iy > 0
-        and ix * iy >= 0.8 * bw * bh
+        and ix * iy >= 0.8 * tw * th
         and bx - 2 * cell <= region.x
         and region.x + region.w <= bx + bw + 2 * cell
         and by - 2 * cell <= region.y
