@@ -356,39 +356,77 @@ def _grow_edge(flat: np.ndarray, start: int, end: int, block: int) -> tuple[int,
     return start, end
 
 
+def cell_size(block: float | tuple[float, float] | None) -> tuple[float, float] | None:
+    """A user's cell size as (height, width) px: a number is a square cell."""
+    if block is None:
+        return None
+    if isinstance(block, tuple):
+        return float(block[0]), float(block[1])
+    return float(block), float(block)
+
+
+def _whole(size: tuple[float, float]) -> tuple[int, int] | None:
+    """(height, width) as integers when both are whole numbers, else None."""
+    if all(float(v).is_integer() for v in size):
+        return int(size[0]), int(size[1])
+    return None
+
+
 def grid_in_box(
-    rgb: np.ndarray, box: tuple[int, int, int, int], block: int | None = None
+    rgb: np.ndarray,
+    box: tuple[int, int, int, int],
+    block: float | tuple[float, float] | None = None,
 ) -> Region:
-    """The grid of a user-given box (x, y, w, h); the box itself is kept as given."""
+    """The grid of a user-given box (x, y, w, h) and its evidence; the box is kept as given.
+
+    ``block`` fixes the cell size: a number (square) or (height, width), fractional sizes
+    allowed (then the grid is a ``Pitch``). A box without any jump has no grid evidence:
+    share and confidence 0 (any grid reproduces it; the origin's is used).
+    """
+    from depix.restore.evidence import assess
+
     x, y, w, h = box
+    size = cell_size(block)
+    if size is not None and _whole(size) is None:  # fractional cells: a pitch of that size
+        from depix.restore.rescaled import pitch_with_size, region_of
+
+        fitted = pitch_with_size(rgb, box, *size)
+        if fitted is not None:
+            return assess(rgb, region_of(fitted[0], x, y, x + w, y + h, fitted[1], "given"), False)
+    whole = _whole(size) if size is not None else None
     jx, jy = grey_jumps(rgb[y : y + h, x : x + w])
-    found = estimate_grid(jx, jy, y, x, block=block)
-    if block is None and (found is None or found[1] < MIN_SHARE):
+    found = estimate_grid(jx, jy, y, x, block=whole)
+    if size is None and (found is None or found[1] < MIN_SHARE):
         from depix.restore.rescaled import pitch_in_box  # a mosaic seen through a rescale?
 
         rescaled = pitch_in_box(rgb, box)
         if rescaled is not None:
-            return rescaled
+            return assess(rgb, rescaled, trim=False)
     if found is None:  # a flat box: any grid reproduces it; use the origin
-        b = block or 8
-        return Region(x, y, w, h, Grid(b, b, y % b, x % b), 1.0, "given")
+        bh, bw = whole or (8, 8)
+        grid = Grid(bh, bw, y % bh, x % bw)
+        return Region(x, y, w, h, grid, 0.0, "given", lines_seen=0.0, colours=1, confidence=0.0)
     grid, share = found
-    return Region(x, y, w, h, grid, round(share, 3), "given")
+    return assess(rgb, Region(x, y, w, h, grid, round(share, 3), "given"), trim=False)
 
 
 def find_regions(
     rgb: np.ndarray,
-    block: int | tuple[int, int] | None = None,
+    block: float | tuple[float, float] | None = None,
     min_confidence: float | None = None,
 ) -> list[Region]:
     """Every pixelated rectangle of ``rgb`` (H, W, 3 uint8), top to bottom, left to right.
 
-    ``block`` fixes the cell size (int, or (height, width)); regions whose evidence
+    ``block`` fixes the cell size (a number, or (height, width); fractional sizes are
+    fitted to each region found without them); regions whose evidence
     (``evidence.assess``) gives a confidence below ``min_confidence`` (default
     ``evidence.MIN_CONFIDENCE``) are dropped.
     """
     if rgb.shape[0] < 4 or rgb.shape[1] < 4:
         return []
+    size = cell_size(block)
+    block = _whole(size) if size is not None else None
+    fractional = size if size is not None and block is None else None
     rgb = np.ascontiguousarray(rgb[..., :3])
     jx, jy = grey_jumps(rgb)
     height, width = rgb.shape[:2]
@@ -433,8 +471,24 @@ def find_regions(
 
     threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
     assessed = [assess(rgb, r) for r in _merge(regions, jx, jy)]
+    if fractional is not None:  # the user's cell size: refit each region's grid with it
+        assessed = [_with_size(rgb, r, fractional) for r in assessed]
     return sorted(
         (r for r in assessed if (r.confidence or 0.0) >= threshold), key=lambda r: (r.y, r.x)
+    )
+
+
+def _with_size(rgb: np.ndarray, region: Region, size: tuple[float, float]) -> Region:
+    """``region`` on a grid of the user's fractional cell size (height, width)."""
+    from depix.restore.evidence import assess
+    from depix.restore.rescaled import pitch_with_size, region_of
+
+    fitted = pitch_with_size(rgb, (region.x, region.y, region.w, region.h), *size)
+    if fitted is None:
+        return region
+    x1, y1 = region.x + region.w, region.y + region.h
+    return assess(
+        rgb, region_of(fitted[0], region.x, region.y, x1, y1, fitted[1], "detected"), False
     )
 
 

@@ -380,6 +380,34 @@ def pitch_in_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> Region | No
     return region_of(found[0], x, y, x + w, y + h, found[1], "given")
 
 
+def pitch_with_size(
+    rgb: np.ndarray, box: tuple[int, int, int, int], height: float, width: float
+) -> tuple[Pitch, float] | None:
+    """The grid of cells ``height`` x ``width`` px (given by the user, fractional allowed)
+    inside ``box`` (x, y, w, h): offsets from the phase of the ramps at that period (as in
+    ``estimate_pitch``). Returns the pitch and the share of the ramp mass on its lines, or
+    None when the box holds no ramps."""
+    x, y, w, h = box
+    profiles = _ramp_profiles(rgb, x, y, w, h)
+    if profiles is None:
+        return None
+    offsets, on, total = [], 0.0, 0.0
+    for profile, start, size, extent in ((profiles[0], x, width, w), (profiles[1], y, height, h)):
+        pos, weight = _positions(profile, start)
+        if weight.sum() <= 0:
+            offsets.append(float(start % size))
+            continue
+        coeff = _coefficients(pos, weight, np.asarray([size]))[0]
+        offset = float(np.angle(coeff) / (2 * np.pi) * size % size)
+        offsets.append(offset)
+        on += _lines(pos, weight, size, offset, start, start + extent)[1] * weight.sum()
+        total += weight.sum()
+    if total <= 0:
+        return None
+    size_x = None if abs(width - height) < 1e-6 else float(width)
+    return Pitch(float(height), offsets[1], offsets[0], size_x), on / total
+
+
 def find_rescaled_regions(rgb: np.ndarray) -> list[Region]:
     """Mosaics of ``rgb`` (H, W, 3 uint8) found from their ramps, exact ones included (as
     regions without ``pitch`` when the grid is whole pixels); ``combine`` reconciles them
