@@ -32,6 +32,7 @@ MIN_CONFIDENCE = 0.5
 LINE_STEP = 3.0  # grey levels between two cell means for the line between them to count as seen
 SAME = 4.0  # grey levels within which two cell colours (or a cell and background) are one colour
 MIN_LINES = 0.55  # share of inner grid lines seen for full confidence (text leaves some unseen)
+SHARP = 0.6  # share of a step between cells that must happen within 1.5 px of their line
 MIN_FLAT = 0.6  # share of flat cells below which confidence is 0 (full at 0.9)
 
 
@@ -151,13 +152,14 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
         flat, mean = flat[r0:r1, c0:c1], mean[r0:r1, c0:c1]
         ys, xs = ys[r0 : r1 + 1], xs[c0 : c1 + 1]
     seen = inner = 0
+    sharp = _sharp_steps(rgb, mean, ys, xs)
     for axis in (0, 1):
         if flat.shape[axis] < 2:
             continue
         both = np.take(flat, range(1, flat.shape[axis]), axis=axis)
         both = both & np.take(flat, range(0, flat.shape[axis] - 1), axis=axis)
         step = np.abs(np.diff(mean, axis=axis)).max(axis=-1) > LINE_STEP
-        seen += int((step & both).any(axis=1 - axis).sum())
+        seen += int((step & both & sharp[axis]).any(axis=1 - axis).sum())
         inner += flat.shape[axis] - 1
     lines_seen = seen / inner if inner else 0.0
     colours, _ = _count_colours(mean[flat])
@@ -175,6 +177,44 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
         confidence=round(confidence, 3),
         text_rows=_text_rows(mean, background, ys),
     )
+
+
+def _sharp_steps(
+    rgb: np.ndarray, mean: np.ndarray, ys: np.ndarray, xs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the change between neighbouring cells happens at their grid line: the grey
+    difference between the pixels 1.5 px either side of the line (averaged along the
+    cell's side) is at least SHARP of the difference of the cells' means. A mosaic's is
+    all there (a rescale's ramp too); a gradient, which also gives flat-looking cells of
+    different means, changes evenly across the cell. Returns the maps for steps along y
+    (ny - 1, nx) and along x (ny, nx - 1)."""
+    grey = rgb[..., :3].astype(np.float32).mean(axis=2)
+    height, width = grey.shape
+    cell_grey = mean.mean(axis=-1)
+
+    def bands(lines: np.ndarray, limit: int) -> list[slice]:
+        return [
+            slice(max(0, math.ceil(a)), min(limit, max(math.ceil(a) + 1, math.floor(b))))
+            for a, b in zip(lines, lines[1:])
+        ]
+
+    def sides(lines: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        inner = lines[1:-1]
+        before = np.clip(np.floor(inner - 1.5), 0, limit - 1).astype(int)
+        after = np.clip(np.floor(inner + 1.5), 0, limit - 1).astype(int)
+        return before, after
+
+    row_bands = np.stack([grey[band].mean(axis=0) for band in bands(ys, height)])  # (ny, W)
+    col_bands = np.stack([grey[:, band].mean(axis=1) for band in bands(xs, width)], axis=1)
+    bx, ax = sides(xs, width)
+    by, ay = sides(ys, height)
+    along_x = row_bands[:, ax] - row_bands[:, bx]  # (ny, nx - 1)
+    along_y = col_bands[ay, :] - col_bands[by, :]  # (ny - 1, nx)
+    steps_x = np.diff(cell_grey, axis=1)
+    steps_y = np.diff(cell_grey, axis=0)
+    sharp_x = along_x * np.sign(steps_x) >= SHARP * np.abs(steps_x)
+    sharp_y = along_y * np.sign(steps_y) >= SHARP * np.abs(steps_y)
+    return sharp_y, sharp_x
 
 
 def _pixel(line: float, fallback: int) -> int:
