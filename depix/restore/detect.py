@@ -431,21 +431,26 @@ def find_regions(
     jx, jy = grey_jumps(rgb)
     height, width = rgb.shape[:2]
     tiles, jx_ev, jy_ev = evidence(jx, jy)
+    from depix.restore.evidence import MIN_CONFIDENCE, assess
+
+    threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
     regions = []
     proposals = list(components(tiles))
+    refined: set[tuple[int, int, int, int]] = set()
     while proposals:
-        ty0, tx0, ty1, tx1 = proposals.pop(0)
+        ty0, tx0, ty1, tx1 = proposal = proposals.pop(0)
         y0, x0 = ty0 * TILE, tx0 * TILE
         y1, x1 = min((ty1 + 1) * TILE, height), min((tx1 + 1) * TILE, width)
+        # Nearby redactions with different grids (each box has its own phase), or a mosaic
+        # near crisp UI text and bars, merge into one proposal whose grid fits none of them
+        # well: its undilated parts are tried alone.
+        inner = np.zeros_like(tiles)
+        inner[ty0 : ty1 + 1, tx0 : tx1 + 1] = tiles[ty0 : ty1 + 1, tx0 : tx1 + 1]
+        parts = [c for c in components(inner, radius=0) if c != (ty0, tx0, ty1, tx1)]
         found = estimate_grid(
             jx_ev[y0:y1, x0 : x1 - 1], jy_ev[y0 : y1 - 1, x0:x1], y0, x0, block, MIN_BLOCK
         )
         if found is None or found[1] < MIN_SHARE:
-            # Nearby redactions with different grids (each box has its own phase) merge into
-            # one proposal whose jumps fit no single grid: try its undilated parts alone.
-            inner = np.zeros_like(tiles)
-            inner[ty0 : ty1 + 1, tx0 : tx1 + 1] = tiles[ty0 : ty1 + 1, tx0 : tx1 + 1]
-            parts = [c for c in components(inner, radius=0) if c != (ty0, tx0, ty1, tx1)]
             if len(parts) > 1:
                 proposals.extend(parts)
             continue
@@ -453,6 +458,7 @@ def find_regions(
         pad = 2 * TILE + grid.block_h
         box = (max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad, height), min(x1 + pad, width))
         cells, top, left = mosaic_cells(rgb, grid, box)
+        own = []
         for cy0, cx0, cy1, cx1 in components(cells, radius=1, min_cells=MIN_CELLS):
             ry0, ry1 = top + cy0 * grid.block_h, top + (cy1 + 1) * grid.block_h
             rx0, rx1 = left + cx0 * grid.block_w, left + (cx1 + 1) * grid.block_w
@@ -460,16 +466,31 @@ def find_regions(
             flat_y = ~(jy[:, rx0:rx1] > EDGE).any(axis=1)
             rx0, rx1 = _grow_edge(flat_x, rx0, rx1, grid.block_w)
             ry0, ry1 = _grow_edge(flat_y, ry0, ry1, grid.block_h)
-            regions.append(
+            own.append(
                 Region(int(rx0), int(ry0), int(rx1 - rx0), int(ry1 - ry0), grid, round(found[1], 3))
             )
+        if len(parts) > 1 and not any((assess(rgb, r).confidence or 0.0) >= threshold for r in own):
+            proposals.extend(parts)
+            continue
+        for r in own:
+            # A region much smaller than its proposal got the proposal's grid, which other
+            # content there (UI text, bars) may have pulled: its own box proposes again.
+            if proposal not in refined and (y1 - y0) * (x1 - x0) > 4 * r.w * r.h:
+                again = (
+                    max(r.y // TILE - 1, 0),
+                    max(r.x // TILE - 1, 0),
+                    min((r.y + r.h) // TILE + 1, tiles.shape[0] - 1),
+                    min((r.x + r.w) // TILE + 1, tiles.shape[1] - 1),
+                )
+                if again not in refined:
+                    refined.add(again)
+                    proposals.append(again)
+                    continue
+            regions.append(r)
     if block is None:  # mosaics seen through a rescale (soft edges, fractional cells)
         from depix.restore.rescaled import combine, find_rescaled_regions
 
         regions = combine(regions, find_rescaled_regions(rgb), rgb)
-    from depix.restore.evidence import MIN_CONFIDENCE, assess
-
-    threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
     assessed = [assess(rgb, r) for r in _merge(regions, jx, jy)]
     if fractional is not None:  # the user's cell size: refit each region's grid with it
         assessed = [_with_size(rgb, r, fractional) for r in assessed]

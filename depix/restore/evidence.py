@@ -91,16 +91,19 @@ def _outside(rgb: np.ndarray, side: str, y0: int, x0: int, y1: int, x1: int) -> 
 
 
 def _is_background(cells: np.ndarray, strip: np.ndarray | None, background: np.ndarray) -> bool:
-    """A border row/column of cell means (N, 3) that is one colour and that colour is what
-    lies beyond it (or, at the image border, the region's background)."""
+    """A border row/column of cell means (N, 3) that is one colour, and that colour is the
+    region's background (its most common cell colour) or all that lies beyond it."""
     if len(cells) == 0:
         return True
     if np.abs(cells - cells.mean(axis=0)).max() > SAME / 2:
         return False
-    colour = background if strip is None else np.median(strip.astype(np.float32), axis=0)
-    if strip is not None and np.abs(strip.astype(np.float32) - colour).max() > 2 * SAME:
-        return False  # the outside is not uniform either: no evidence either way, keep
-    return bool(np.abs(cells.mean(axis=0) - colour).max() <= SAME)
+    colour = cells.mean(axis=0)
+    if np.abs(colour - background).max() <= SAME:
+        return True
+    if strip is None:
+        return False
+    outside = strip.astype(np.float32)
+    return bool(np.abs(outside - colour).max() <= SAME)
 
 
 def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
@@ -148,6 +151,21 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
         # Keep a cut border cell (the box edge off the grid) only on untrimmed sides.
         ny0, ny1 = _edge(y0, ys[r0], r0 == 0), _edge(y1, ys[r1], r1 == flat.shape[0])
         nx0, nx1 = _edge(x0, xs[c0], c0 == 0), _edge(x1, xs[c1], c1 == flat.shape[1])
+        # A cut border cell kept on an untrimmed side must hold more than background.
+        image = rgb[..., :3].astype(np.float32)
+        ly0, ly1 = _pixel(ys[r0], y0), _pixel(ys[r1], y1)
+        lx0, lx1 = _pixel(xs[c0], x0), _pixel(xs[c1], x1)
+        if ny0 < ly0 and _plain(image[ny0:ly0, nx0:nx1], background):
+            ny0 = ly0
+        if ny1 > ly1 and _plain(image[ly1:ny1, nx0:nx1], background):
+            ny1 = ly1
+        if nx0 < lx0 and _plain(image[ny0:ny1, nx0:lx0], background):
+            nx0 = lx0
+        if nx1 > lx1 and _plain(image[ny0:ny1, lx1:nx1], background):
+            nx1 = lx1
+        if region.pitch is None and _hard_edges(image, region.grid, ny0, ny1, nx0, nx1):
+            # A box edge inside the border cells: stop where the mosaic does.
+            ny0, ny1, nx0, nx1 = _cut_cells(image, region.grid, ny0, ny1, nx0, nx1)
         region = replace(region, x=nx0, y=ny0, w=nx1 - nx0, h=ny1 - ny0)
         flat, mean = flat[r0:r1, c0:c1], mean[r0:r1, c0:c1]
         ys, xs = ys[r0 : r1 + 1], xs[c0 : c1 + 1]
@@ -220,6 +238,71 @@ def _sharp_steps(
 def _pixel(line: float, fallback: int) -> int:
     """A grid line position as a pixel boundary (lines of a pitch fall between pixels)."""
     return int(math.floor(line + 0.5)) if math.isfinite(line) else fallback
+
+
+def _flat_run(band: np.ndarray, block: int, offset: int) -> int:
+    """Along axis 0 of ``band`` (n, W, 3), how many leading pixel lines agree (mean grey
+    within CELL_NOISE, JPEG ringing) with the first, in every cell of a grid along axis 1
+    (``block``, first line at ``offset``): a mosaic cell cut by the box edge is flat only
+    up to it."""
+    from depix.restore.detect import CELL_NOISE
+
+    grey = band.mean(axis=-1)
+    run = grey.shape[0]
+    edges = list(range(offset, grey.shape[1], block))
+    for c0, c1 in zip([0, *edges], [*edges, grey.shape[1]]):
+        if c1 - c0 < 1:
+            continue
+        line = grey[:, c0:c1].mean(axis=1)
+        off = np.nonzero(np.abs(line - line[0]) > CELL_NOISE)[0]
+        if len(off):
+            run = min(run, int(off[0]))
+    return run
+
+
+def _hard_edges(image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int) -> bool:
+    """Whether the mosaic's cell edges are single-pixel steps (pixelated, not rescaled
+    since): the steps next to the grid lines carry under a tenth of those on them. Only
+    then can a cut border cell be told from a soft edge."""
+    grey = image[y0:y1, x0:x1].mean(axis=-1)
+    if min(grey.shape) < 2:
+        return False
+    jx = np.abs(np.diff(grey, axis=1)).sum(axis=0)
+    on = np.zeros(jx.shape, dtype=bool)
+    on[(grid.offset_x - x0 - 1) % grid.block_w :: grid.block_w] = True
+    beside = np.roll(on, 1) | np.roll(on, -1)
+    return bool(jx[beside & ~on].sum() < 0.1 * jx[on].sum())
+
+
+def _cut_cells(image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int):
+    """The rectangle with each side moved in to where the mosaic stops inside its border
+    cells (a box edge off the grid, clean text continuing beyond it)."""
+    bh, bw = grid.block_h, grid.block_w
+    oy, ox = (grid.offset_y - y0) % bh, (grid.offset_x - x0) % bw
+    first_y = y0 + (oy if oy else bh)  # the first grid line inside, past the top cell
+    last_y = y0 + oy + ((y1 - y0 - oy - 1) // bh) * bh  # the last line before the bottom
+    first_x = x0 + (ox if ox else bw)
+    last_x = x0 + ox + ((x1 - x0 - ox - 1) // bw) * bw
+    if last_y > y0 and y1 - last_y > 0:
+        run = _flat_run(image[last_y:y1, x0:x1], bw, ox)
+        y1 = last_y + max(run, 1) if run < y1 - last_y else y1
+    if first_y < y1 and first_y - y0 > 0:
+        run = _flat_run(image[y0:first_y, x0:x1][::-1], bw, ox)
+        y0 = first_y - max(run, 1) if run < first_y - y0 else y0
+    if last_x > x0 and x1 - last_x > 0:
+        band = image[y0:y1, last_x:x1].transpose(1, 0, 2)
+        run = _flat_run(band, bh, (grid.offset_y - y0) % bh)
+        x1 = last_x + max(run, 1) if run < x1 - last_x else x1
+    if first_x < x1 and first_x - x0 > 0:
+        band = image[y0:y1, x0:first_x].transpose(1, 0, 2)[::-1]
+        run = _flat_run(band, bh, (grid.offset_y - y0) % bh)
+        x0 = first_x - max(run, 1) if run < first_x - x0 else x0
+    return y0, y1, x0, x1
+
+
+def _plain(strip: np.ndarray, background: np.ndarray) -> bool:
+    """Whether a strip of pixels (h, w, 3) is all the background colour."""
+    return strip.size == 0 or bool(np.abs(strip - background).max() <= SAME)
 
 
 def _edge(edge: int, line: float, untrimmed: bool) -> int:

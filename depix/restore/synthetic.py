@@ -92,12 +92,18 @@ def ink_box(
 ) -> tuple[int, int, int, int] | None:
     """The part of a pixelated ``box`` (x, y, w, h) of ``image`` (H, W, 3 uint8) that any
     detector can see: the bounding box (x, y, w, h) of its pixels that differ by more than
-    ``tolerance`` grey levels (any channel) from the box's most common colour. Border cells
+    ``tolerance`` grey levels (any channel) from the background: the most common colour of
+    the pixels just around the box (of the box itself at the image's border). Border cells
     of pure background are indistinguishable from the clean picture around them. None
-    when the whole box is one colour."""
+    when the whole box is background."""
     x, y, w, h = box
     crop = image[y : y + h, x : x + w, :3].astype(np.int16)
-    colours, counts = np.unique(crop.reshape(-1, 3), axis=0, return_counts=True)
+    y0, x0 = max(y - 1, 0), max(x - 1, 0)
+    ring = image[y0 : y + h + 1, x0 : x + w + 1, :3].astype(np.int16).copy()
+    inside = np.zeros(ring.shape[:2], dtype=bool)
+    inside[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = True
+    around = ring[~inside] if (~inside).any() else crop.reshape(-1, 3)
+    colours, counts = np.unique(around.reshape(-1, 3), axis=0, return_counts=True)
     background = colours[counts.argmax()]
     ys, xs = np.nonzero((np.abs(crop - background) > tolerance).any(axis=-1))
     if len(ys) == 0:
