@@ -37,23 +37,24 @@ MIN_FLAT = 0.6  # share of flat cells below which confidence is 0 (full at 0.9)
 
 
 def _count_colours(means: np.ndarray, tolerance: float = SAME) -> tuple[int, np.ndarray]:
-    """Number of distinct colours among ``means`` (N, 3), greedy clusters of radius
-    ``tolerance`` (max over channels), and the centre of the most common one."""
-    centres: list[np.ndarray] = []
-    counts: list[int] = []
-    for colour in means:
-        for i, centre in enumerate(centres):
-            if np.abs(colour - centre).max() <= tolerance:
-                counts[i] += 1
-                break
-        else:
-            centres.append(colour)
-            counts.append(1)
-            if len(centres) > 64:  # plenty: the exact number no longer matters
-                break
-    if not centres:
+    """Number of distinct colours among ``means`` (N, 3): greedy clusters of radius
+    ``tolerance`` (max over channels), counted up to 64; and the most common colour."""
+    means = means.reshape(-1, 3)
+    if len(means) == 0:
         return 0, np.zeros(3, np.float32)
-    return len(centres), centres[int(np.argmax(counts))]
+    keys, counts = np.unique(
+        np.round(means / tolerance).astype(np.int32), axis=0, return_counts=True
+    )
+    order = np.argsort(counts)[::-1]
+    centres: list[np.ndarray] = []
+    for key in keys[order]:  # most common first, so the background is a centre
+        colour = key.astype(np.float32) * tolerance
+        if not any(np.abs(colour - c).max() <= tolerance for c in centres):
+            centres.append(colour)
+            if len(centres) >= 64:  # plenty: the exact number no longer matters
+                break
+    background = means[np.abs(means - centres[0]).max(axis=1) <= tolerance].mean(axis=0)
+    return len(centres), background
 
 
 def _snap(rgb: np.ndarray, region: Region) -> Region:

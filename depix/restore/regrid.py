@@ -7,8 +7,9 @@ positions), or whose cells or text are larger than that range (48 px text under 
 blocks, 14 px blocks), is therefore resampled so that its cells become ``block_h`` x
 ``block_w`` px exactly with lines on pixel boundaries, restored like any mosaic, and
 resampled back onto the screenshot's pixels. ``normal_blocks`` picks the target cells:
-the largest (closest to the input) that brings the ink of the tallest text line down to
-TEXT_INK px and the cells into [MIN_BLOCK, MAX_BLOCK]; cell shape is kept (non-square cells stay non-square up
+cells and text already in range stay as they are; otherwise the largest cells (closest
+to the input) that bring the ink of the tallest text line down to TEXT_INK px and the
+cells into [MIN_BLOCK, MAX_BLOCK]; cell shape is kept (non-square cells stay non-square up
 to rounding), and nothing is ever enlarged. ``beyond_range`` says when no resampling can
 help: cells as tall as the text (one row of cells per line) hide the glyphs themselves.
 
@@ -35,6 +36,7 @@ MIN_BLOCK = 3
 # issue-15 cases (48 px text under 8 px blocks, 14 px blocks) the top of the range (20)
 # read worse than the middle (Tesseract on the restoration, note screens.md).
 TEXT_INK = 16.0
+TEXT_INK_MAX = 24.0  # ink of a ~28 px font, the top of the trained range: left alone below
 
 
 def _sample(image: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -66,15 +68,17 @@ def normal_blocks(cell_h: float, cell_w: float, text_h: float | None = None) -> 
     ``cell_w`` px over text lines whose band of ink cells is ``text_h`` px tall (None:
     unknown).
 
-    One scale for both axes (the text keeps its shape): the largest target height in
-    [MIN_BLOCK, min(MAX_BLOCK, round(cell_h))] that brings the ink (``text_h`` less one
-    cell of rounding) to at most TEXT_INK px (MIN_BLOCK when even that leaves it taller).
+    One scale for both axes (the text keeps its shape). Cells up to MAX_BLOCK over ink
+    (``text_h`` less one cell of rounding) up to TEXT_INK_MAX px are in range and keep
+    their size; otherwise the target height is the largest in [MIN_BLOCK, min(MAX_BLOCK,
+    round(cell_h))] that brings the ink to at most TEXT_INK px, the middle of the trained
+    fonts (MIN_BLOCK when even that leaves it taller).
     Never larger than the input: small cells and text are left alone.
     """
     top = max(MIN_BLOCK, min(MAX_BLOCK, round(cell_h)))
     block_h = top
-    if text_h:
-        ink = max(text_h - cell_h, cell_h)
+    ink = max(text_h - cell_h, cell_h) if text_h else None
+    if ink is not None and (round(cell_h) > MAX_BLOCK or ink > TEXT_INK_MAX):
         fitting = [b for b in range(MIN_BLOCK, top + 1) if ink * b / cell_h <= TEXT_INK]
         block_h = max(fitting) if fitting else MIN_BLOCK
     block_h = min(block_h, max(2, round(cell_h)))

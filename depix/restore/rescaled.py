@@ -299,26 +299,42 @@ def cell_means(
     high = np.zeros((ny, nx, 3), dtype=np.float32)
     if ny < 1 or nx < 1:
         return flat, mean, low, high, ys, xs
-    image = rgb[..., :3].astype(np.float32)
+    height, width = rgb.shape[:2]
     # Pixel p covers [p, p + 1): the inside of a cell is the pixels whose centre is ``inset``
     # or more from both of its lines.
-    rows = [
-        (math.ceil(a + inset - 0.5), math.floor(b - inset - 0.5) + 1) for a, b in zip(ys, ys[1:])
-    ]
-    cols = [
-        (math.ceil(a + inset - 0.5), math.floor(b - inset - 0.5) + 1) for a, b in zip(xs, xs[1:])
-    ]
-    whole_rows = [(math.ceil(a - 0.5), math.ceil(b - 0.5)) for a, b in zip(ys, ys[1:])]
-    whole_cols = [(math.ceil(a - 0.5), math.ceil(b - 0.5)) for a, b in zip(xs, xs[1:])]
-    for i, (r0, r1) in enumerate(rows):
-        band, whole_band = image[r0:r1], image[slice(*whole_rows[i])]
-        for k, (c0, c1) in enumerate(cols):
-            inside = band[:, c0:c1].reshape(-1, 3)
-            if len(inside):
-                flat[i, k] = inside.std(axis=0).max() <= CELL_NOISE
-                mean[i, k] = inside.mean(axis=0)
-                cell = whole_band[:, slice(*whole_cols[k])].reshape(-1, 3)
-                low[i, k], high[i, k] = cell.min(axis=0), cell.max(axis=0)
+    r0 = np.clip(np.ceil(ys[:-1] + inset - 0.5), 0, height).astype(int)
+    r1 = np.clip(np.floor(ys[1:] - inset - 0.5) + 1, 0, height).astype(int)
+    c0 = np.clip(np.ceil(xs[:-1] + inset - 0.5), 0, width).astype(int)
+    c1 = np.clip(np.floor(xs[1:] - inset - 0.5) + 1, 0, width).astype(int)
+    r1, c1 = np.maximum(r1, r0), np.maximum(c1, c0)
+    # Sums over each cell's inside from integral images of the covered crop (vectorised).
+    top, bottom, left, right = int(r0.min()), int(r1.max()), int(c0.min()), int(c1.max())
+    crop = rgb[top:bottom, left:right, :3].astype(np.float64)
+    sums = np.zeros((bottom - top + 1, right - left + 1, 3))
+    squares = np.zeros_like(sums)
+    sums[1:, 1:] = crop.cumsum(axis=0).cumsum(axis=1)
+    squares[1:, 1:] = (crop * crop).cumsum(axis=0).cumsum(axis=1)
+    a0, a1, b0, b1 = r0 - top, r1 - top, c0 - left, c1 - left
+
+    def rect(table: np.ndarray) -> np.ndarray:
+        return table[a1][:, b1] - table[a0][:, b1] - table[a1][:, b0] + table[a0][:, b0]
+
+    count = ((r1 - r0)[:, None] * (c1 - c0)[None, :]).astype(np.float64)[..., None]
+    total, total_sq = rect(sums), rect(squares)
+    safe = np.maximum(count, 1)
+    mean[:] = total / safe
+    spread = np.sqrt(np.maximum(total_sq / safe - (total / safe) ** 2, 0))
+    flat[:] = (count[..., 0] > 0) & (spread.max(axis=-1) <= CELL_NOISE)
+    # Range of each whole cell (border included): consecutive intervals, so reduceat.
+    wr = np.clip(np.ceil(ys - 0.5), 0, height).astype(int)
+    wc = np.clip(np.ceil(xs - 0.5), 0, width).astype(int)
+    if (np.diff(wr) > 0).all() and (np.diff(wc) > 0).all():
+        whole = rgb[wr[0] : wr[-1], wc[0] : wc[-1], :3].astype(np.float32)
+        for reduce, out in ((np.minimum, low), (np.maximum, high)):
+            rows = reduce.reduceat(whole, wr[:-1] - wr[0], axis=0)
+            out[:] = reduce.reduceat(rows, wc[:-1] - wc[0], axis=1)
+    else:  # lines closer than a pixel: no cell has an inside, nothing is flat
+        flat[:] = False
     return flat, mean, low, high, ys, xs
 
 

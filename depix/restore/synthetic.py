@@ -286,3 +286,61 @@ def qr_like(seed: int = 0, modules: int = 25, module: int = 4) -> np.ndarray:
     grey = np.where(cells, 0, 255).astype(np.uint8)
     image = np.kron(grey, np.ones((module, module), dtype=np.uint8))
     return np.repeat(image[..., None], 3, axis=2)
+
+
+def pixelate_fitted(
+    image: np.ndarray, box: tuple[int, int, int, int], cells_x: int, cells_y: int
+) -> np.ndarray:
+    """A copy of ``image`` (H, W, 3 uint8) with ``box`` (x, y, w, h) pixelated into
+    ``cells_x`` x ``cells_y`` cells fitted to the box (as tools that size cells to the
+    selection do): cells of w / cells_x by h / cells_y px, fractional and non-square in
+    general; pixel p belongs to cell floor(p * cells / size), the cell's colour is the
+    rounded mean of its pixels (sRGB)."""
+    x, y, w, h = box
+    out = image.copy()
+    crop = image[y : y + h, x : x + w].astype(np.float64)
+    rows = np.minimum((np.arange(h) * cells_y) // h, cells_y - 1)
+    cols = np.minimum((np.arange(w) * cells_x) // w, cells_x - 1)
+    sums = np.zeros((cells_y, cells_x, 3))
+    np.add.at(sums, (rows[:, None], cols[None, :]), crop)
+    counts = np.zeros((cells_y, cells_x))
+    np.add.at(counts, (rows[:, None], cols[None, :]), 1)
+    means = np.round(sums / counts[..., None]).astype(np.uint8)
+    out[y : y + h, x : x + w] = means[rows[:, None], cols[None, :]]
+    return out
+
+
+def palette_dithered(image: np.ndarray, colours: int = 32) -> np.ndarray:
+    """``image`` (uint8 RGB) as a palette export: an adaptive palette of ``colours`` and
+    Floyd-Steinberg dithering (a GIF or 8-bit PNG of a redacted screenshot), back to RGB."""
+    picture = Image.fromarray(image).quantize(colours, dither=Image.Dither.FLOYDSTEINBERG)
+    return np.asarray(picture.convert("RGB"))
+
+
+def found_right(
+    regions, image: np.ndarray, box: tuple[int, int, int, int], cell: tuple[float, float]
+) -> bool:
+    """Whether detection found exactly ``box`` (x, y, w, h) with cells ``cell`` (w, h px):
+    one region, cell sizes within 0.05 px, inside the box (one cell of slack) and over
+    >= 80 % of the part of it that differs from background (``ink_box``)."""
+    if len(regions) != 1:
+        return False
+    region = regions[0]
+    x, y, w, h = box
+    cw, ch = cell
+    if abs(region.cell[0] - cw) >= 0.05 or abs(region.cell[1] - ch) >= 0.05:
+        return False
+    if not (
+        x - cw <= region.x
+        and region.x + region.w <= x + w + cw
+        and y - ch <= region.y
+        and region.y + region.h <= y + h + ch
+    ):
+        return False
+    ink = ink_box(image, box, tolerance=12)
+    if ink is None:
+        return True
+    tx, ty, tw, th = ink
+    ix = min(region.x + region.w, tx + tw) - max(region.x, tx)
+    iy = min(region.y + region.h, ty + th) - max(region.y, ty)
+    return ix > 0 and iy > 0 and ix * iy >= 0.8 * tw * th
