@@ -242,20 +242,24 @@ def _pixel(line: float, fallback: int) -> int:
 
 
 def _flat_run(band: np.ndarray, block: int, offset: int) -> int:
-    """Along axis 0 of ``band`` (n, W, 3), how many leading pixel lines agree (mean grey
-    within CELL_NOISE, JPEG ringing) with the first, in every cell of a grid along axis 1
-    (``block``, first line at ``offset``): a mosaic cell cut by the box edge is flat only
-    up to it."""
+    """Along axis 0 of ``band`` (n, W, 3), how many leading pixel lines agree (every pixel
+    within 2 CELL_NOISE grey levels, JPEG ringing) with the first, in every inner cell of
+    a grid along axis 1 (``block``, first line at ``offset``): a mosaic cell cut by the
+    box edge is flat only up to it."""
     from depix.restore.detect import CELL_NOISE
 
     grey = band.mean(axis=-1)
     run = grey.shape[0]
-    edges = list(range(offset, grey.shape[1], block))
-    for c0, c1 in zip([0, *edges], [*edges, grey.shape[1]]):
+    edges = [e for e in range(offset, grey.shape[1], block) if e > 0]
+    cells = list(zip([0, *edges], [*edges, grey.shape[1]]))
+    # The end cells may be cut by the perpendicular sides' box edges: not evidence here.
+    for c0, c1 in cells[1:-1] if len(cells) >= 3 else cells:
         if c1 - c0 < 1:
             continue
-        line = grey[:, c0:c1].mean(axis=1)
-        off = np.nonzero(np.abs(line - line[0]) > CELL_NOISE)[0]
+        cell = grey[:, c0:c1]
+        # Per pixel: a mosaic cell is one colour; clean text beside it is not, even where
+        # its mean along the line happens to match the cell's.
+        off = np.nonzero(np.abs(cell - cell[:1]).max(axis=1) > 2 * CELL_NOISE)[0]
         if len(off):
             run = min(run, int(off[0]))
     return run
