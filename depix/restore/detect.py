@@ -287,9 +287,11 @@ def estimate_grid(
         bh = bw = largest_near_best(None)
         if block is None and all(v is not None for v in axis_share[bh]):
             by, bx = largest_near_best(1), largest_near_best(0)
-            # The square size misses many lines of one axis; each axis on its own fits.
+            # Each axis on its own fits a size, and the square one misses many lines of an
+            # axis or is only their common divisor (3 for 6 x 9 cells).
             own = min(axis_share[by][1], axis_share[bx][0])
-            if bx != by and min(axis_share[bh]) < 0.8 and own >= 0.9:
+            divisor = bx % bh == 0 and by % bh == 0
+            if bx != by and own >= 0.9 and (min(axis_share[bh]) < 0.8 or divisor):
                 bh, bw = by, bx
     rx, ry = residues[bw][0], residues[bh][1]
     share = (residues[bw][2] + residues[bh][3]) / total
