@@ -421,7 +421,10 @@ def pitch_with_size(
     if total <= 0:
         return None
     size_x = None if abs(width - height) < 1e-6 else float(width)
-    return Pitch(float(height), offsets[1], offsets[0], size_x), on / total
+    offset_y, offset_x = (
+        round(o % s, 3) % s for o, s in ((offsets[1], height), (offsets[0], width))
+    )
+    return Pitch(float(height), offset_y, offset_x, size_x), on / total
 
 
 def find_rescaled_regions(rgb: np.ndarray) -> list[Region]:
