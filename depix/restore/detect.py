@@ -290,7 +290,7 @@ def estimate_grid(
             # Each axis on its own fits a size, and the square one misses many lines of an
             # axis or is only their common divisor (3 for 6 x 9 cells).
             own = min(axis_share[by][1], axis_share[bx][0])
-            divisor = bx % bh == 0 and by % bh == 0
+            divisor = bh < min(bx, by) and bx % bh == 0 and by % bh == 0
             if bx != by and own >= 0.9 and (min(axis_share[bh]) < 0.8 or divisor):
                 bh, bw = by, bx
     rx, ry = residues[bw][0], residues[bh][1]
