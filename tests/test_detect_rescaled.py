@@ -12,11 +12,12 @@ from PIL import Image
 
 from depix.data.fonts import BUILTIN
 from depix.restore.bench import detection_case, scaled
-from depix.restore.detect import Pitch, find_regions, grid_in_box
-from depix.restore.regrid import MAX_BLOCK, Regrid
+from depix.restore.detect import Pitch, estimate_grid, find_regions, grey_jumps, grid_in_box
+from depix.restore.regrid import MAX_BLOCK, Regrid, beyond_range, normal_blocks
 from depix.restore.rescaled import estimate_pitch
 from depix.restore.synthetic import (
     MosaicBox,
+    ink_box,
     line_error,
     pixelate_boxes,
     region_matches,
@@ -26,14 +27,16 @@ from depix.restore.synthetic import (
 BOX = MosaicBox(150, 60, 360, 44, 6, 3, 5)
 
 
-def assert_rescaled_found(region, box: MosaicBox, factor: float) -> None:
-    """The region is the box with its grid. A grid whose lines fall between pixels must be
-    reported as a pitch; one on whole pixels (e.g. 200 % of block 6 at even lines) is an
-    ordinary grid, restored without resampling."""
+def assert_rescaled_found(region, box: MosaicBox, factor: float, image: np.ndarray) -> None:
+    """The region is the box (its visible part, ``ink_box``) with its grid. A grid whose
+    lines fall between pixels must be reported as a pitch; one on whole pixels (e.g. 200 %
+    of block 6 at even lines) is an ordinary grid, restored without resampling."""
     lines = (box.block * factor, (box.y + box.offset_y) * factor, (box.x + box.offset_x) * factor)
     if not all(float(v).is_integer() for v in lines):
         assert region.pitch is not None, region
-    assert region_matches(region, box, factor), (region, box, factor)
+    scaled_box = tuple(round(v * factor) for v in (box.x, box.y, box.w, box.h))
+    ink = ink_box(image, scaled_box, tolerance=24)  # bicubic overshoot leaks out
+    assert region_matches(region, box, factor, ink), (region, box, factor, ink)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +49,7 @@ def test_finds_rescaled_mosaic_with_its_fractional_grid(factor, resample):
     )
     regions = find_regions(image)
     assert len(regions) == 1, regions
-    assert_rescaled_found(regions[0], BOX, factor)
+    assert_rescaled_found(regions[0], BOX, factor, image)
 
 
 @pytest.mark.parametrize("seed", [3, 7])
@@ -55,9 +58,10 @@ def test_finds_the_whole_mosaic_across_word_gaps(seed):
     several proposals, some too small for their own pitch; the region must still be the
     whole box on one grid (it grows along the grid of its largest part)."""
     canvas, box = detection_case(seed)
-    regions = find_regions(scaled(pixelate_boxes(canvas, [box]), 1.5, "bicubic"))
+    image = scaled(pixelate_boxes(canvas, [box]), 1.5, "bicubic")
+    regions = find_regions(image)
     assert len(regions) == 1, regions
-    assert_rescaled_found(regions[0], box, 1.5)
+    assert_rescaled_found(regions[0], box, 1.5, image)
 
 
 def test_finds_rescaled_mosaic_after_jpeg():
@@ -65,7 +69,7 @@ def test_finds_rescaled_mosaic_after_jpeg():
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, "JPEG", quality=90)
     (region,) = find_regions(np.asarray(Image.open(buffer).convert("RGB")))
-    assert_rescaled_found(region, BOX, 1.5)
+    assert_rescaled_found(region, BOX, 1.5, image)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -148,3 +152,58 @@ def test_regrid_window_grid_is_relative_to_the_window():
     assert abs(regrid.origin_y + rows.start * regrid.step - 15) <= regrid.step
     assert abs(regrid.origin_x + cols.start * regrid.step - 30) <= regrid.step
     assert abs(regrid.origin_y + rows.stop * regrid.step - 75) <= regrid.step
+
+
+def test_normal_blocks_bring_cells_and_text_into_the_trained_range():
+    """Scale normalisation: cells and text already in range stay; 48 px text under 8 px
+    blocks and 14 px blocks are shrunk until the text ink is ~16 px; cell shape is kept;
+    cells as tall as the text are beyond any rescale."""
+    assert normal_blocks(5, 5, 25) == (5, 5)  # in range: left alone
+    assert normal_blocks(8, 8, 40) == (4, 4)  # ink 32 px -> 16
+    assert normal_blocks(14, 14, 56) == (5, 5)  # cells above MAX_BLOCK
+    assert normal_blocks(10, 8.2, 30) == (8, 7)  # non-square kept (to rounding)
+    assert normal_blocks(3, 3, 12) == (3, 3)  # never enlarged
+    assert beyond_range(14, 14) and not beyond_range(14, 56)
+
+
+def test_regrid_maps_fractional_non_square_cells_onto_whole_pixels():
+    """Cells of 8.2 x 10 px (fitted to a box) resampled to 7 x 8 whole-pixel cells: each
+    resampled cell is flat with the mosaic cell's colour (area resampling), and the map
+    back returns the picture."""
+    rng = np.random.default_rng(1)
+    colours = rng.integers(0, 256, (6, 30, 3)).astype(np.uint8)
+    cols = np.minimum((np.arange(246) * 30) // 246, 29)  # as ``pixelate_fitted`` draws them
+    image = colours[(np.arange(60) // 10)[:, None], cols[None, :]]
+    crop = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float()
+    regrid = Regrid.for_crop(Pitch(10.0, 0.0, 0.0, 8.2), 0, 0, 60, 246, (8, 7))
+    grid_image = regrid.forward(crop)
+    cells = grid_image[0, :, 8:56, 7:210].reshape(3, 6, 8, 29, 7)
+    # The map starts one cell before the crop: resampled cell (i + 1, k + 1) is cell (i, k).
+    truth = torch.from_numpy(colours[:6, :29].astype(np.float32)).permute(2, 0, 1)
+    # Whole-pixel cells hit fractional lines only to within a pixel: the inside is exact.
+    inside = cells[:, :, 2:-2, :, 2:-2]
+    assert (inside - truth[:, :, None, :, None]).abs().max() < 30
+    assert (inside.mean(dim=(2, 4)) - truth).abs().median() < 6
+    back = regrid.backward(grid_image)
+    assert (back - crop)[..., 12:-12, 12:-12].abs().mean() < 12
+
+
+def test_integer_non_square_grid_is_found():
+    """Whole-pixel cells of 6 x 9 px (width x height): each axis keeps its own size."""
+    rng = np.random.default_rng(2)
+    cells = rng.integers(0, 256, (8, 30, 3), dtype=np.uint8)
+    image = np.kron(cells, np.ones((9, 6, 1), dtype=np.uint8))[4:, 1:]
+    jx, jy = grey_jumps(image)
+    grid, share = estimate_grid(jx, jy, 0, 0)
+    assert (grid.block_h, grid.block_w, grid.offset_y, grid.offset_x) == (9, 6, 5, 5)
+    assert share > 0.99
+
+
+def test_block_option_takes_width_by_height():
+    from depix.restore.api import RestoreError, parse_block
+
+    assert parse_block("8") == 8.0
+    assert parse_block("8.2x10") == (10.0, 8.2)
+    for bad in ("0", "8x", "axb", "1x300"):
+        with pytest.raises(RestoreError):
+            parse_block(bad)

@@ -126,12 +126,13 @@ def test_rescaled_mosaic_is_restored_on_its_own_grid(tmp_path, tiny_model):
         mosaic(regrid.forward(torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float()), b, b)
         for a in (out, shot)
     ]
-    inner = (
+    inner = (  # a cell in from the edges (the region is only the mosaic's rows of text)
         ...,
-        slice(rows.start + 2 * b, rows.stop - 2 * b),
-        slice(cols.start + 2 * b, cols.stop - 2 * b),
+        slice(rows.start + b, rows.stop - b),
+        slice(cols.start + b, cols.stop - b),
     )
-    assert float((means[0] - means[1])[inner].abs().max()) <= 4.0
+    # 5 levels: cells one in from the edge still see the bicubic map back at their border
+    assert float((means[0] - means[1])[inner].abs().max()) <= 5.0
 
 
 def test_depix_restore_is_callable_and_import_stays_light(shot_file, tiny_model):

@@ -18,9 +18,10 @@ from PIL import Image
 from depix.callbacks.checkpoint_io import CheckpointLoadError
 from depix.data.folder import open_image, pil_to_rgb
 from depix.restore.consistency import AVERAGING, consistency_error, enforce_consistency
-from depix.restore.detect import Region, find_regions, grid_in_box
+from depix.restore.detect import Region, find_regions, grid_in_box, pitch_of
+from depix.restore.evidence import text_height
 from depix.restore.image_io import paste_regions
-from depix.restore.regrid import Regrid
+from depix.restore.regrid import Regrid, beyond_range, normal_blocks
 from depix.restore.tiling import run_tiled
 
 MAX_PIXELS = 50_000_000  # beyond this even detection's buffers take gigabytes: crop first
@@ -45,12 +46,19 @@ class RestoredRegion:
     consistency_error: float
     averaging: str | None = None  # the averaging the output was made consistent with, if any
     text: str | None = None
+    # Cells (block_h, block_w) the region was restored at after scale normalisation
+    # (``regrid.normal_blocks``), None when restored at its own scale; ``restored`` False
+    # when the region was left as it is (beyond what any rescale can help).
+    restored_at: tuple[int, int] | None = None
+    restored: bool = True
 
     def to_dict(self) -> dict:
         data = self.region.to_dict()
         data["consistency_error_255"] = round(self.consistency_error * 255, 3)
         data["averaging"] = self.averaging
         data["text"] = self.text
+        data["restored_at"] = list(self.restored_at) if self.restored_at else None
+        data["restored"] = self.restored
         return data
 
 
@@ -97,6 +105,19 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
+def parse_block(text: str) -> float | tuple[float, float]:
+    """``"8"`` -> 8.0, ``"8.2x10"`` (width x height, px) -> (10.0, 8.2) as (height, width);
+    a clear error for anything else."""
+    parts = text.lower().replace(" ", "").split("x")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(2 <= v <= 256 for v in values):
+        raise RestoreError(f"block {text!r} must be N or WxH, cell sizes in px between 2 and 256")
+    return values[0] if len(values) == 1 else (values[1], values[0])
+
+
 def check_box(box: tuple[int, int, int, int], width: int, height: int) -> None:
     x, y, w, h = box
     if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
@@ -116,6 +137,20 @@ def _relative_grid(region: Region) -> tuple[int, int, int, int]:
     )
 
 
+def target_blocks(region: Region, normalise: bool = True) -> tuple[int, int] | None:
+    """Cells (block_h, block_w) to restore ``region`` at (scale normalisation: its cells and
+    text lines brought into the trained range, ``regrid.normal_blocks``), or None when it
+    is restored as it is (whole-pixel cells already in range, or ``normalise`` off)."""
+    pitch = pitch_of(region)
+    if not normalise:
+        blocks = (max(2, round(pitch.height)), max(2, round(pitch.width)))
+        return None if region.pitch is None else blocks
+    blocks = normal_blocks(pitch.height, pitch.width, text_height(region))
+    if region.pitch is None and blocks == (region.grid.block_h, region.grid.block_w):
+        return None
+    return blocks
+
+
 def restore_region(
     net: torch.nn.Module,
     rgb: np.ndarray,
@@ -123,9 +158,13 @@ def restore_region(
     consistency: bool,
     tile: int,
     averaging: str = "auto",
+    normalise: bool = True,
 ) -> tuple[np.ndarray, float, str | None]:
     """The restored uint8 RGB pixels of ``region``, their consistency error and the
-    averaging they were made consistent with (None without consistency)."""
+    averaging they were made consistent with (None without consistency).
+
+    A region off whole pixels, or outside the trained scale (``target_blocks``), is resampled
+    onto integer cells in range (``regrid.Regrid``), restored there and mapped back."""
     device = next(net.parameters()).device
     margin = max(16, 2 * max(region.grid.block_h, region.grid.block_w))
     height, width = rgb.shape[:2]
@@ -134,8 +173,9 @@ def restore_region(
     crop = torch.from_numpy(np.ascontiguousarray(rgb[y0:y1, x0:x1])).to(device)
     crop = crop.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
     ry, rx = region.y - y0, region.x - x0
-    if region.pitch is not None:  # a rescaled mosaic: restore on an integer grid, map back
-        regrid = Regrid.for_crop(region.pitch, y0, x0, y1 - y0, x1 - x0)
+    blocks = target_blocks(region, normalise)
+    if blocks is not None:  # restore on integer cells in the trained range, map back
+        regrid = Regrid.for_crop(pitch_of(region), y0, x0, y1 - y0, x1 - x0, blocks)
         crop = regrid.forward(crop)
         (rows, cols), grid = regrid.window(ry, rx, region.h, region.w)
     else:
@@ -150,7 +190,7 @@ def restore_region(
     error = consistency_error(
         out[window].clamp(0, 1).mul(255).round() / 255, reference, grid, used or "srgb"
     )
-    if region.pitch is not None:
+    if blocks is not None:
         out = regrid.backward(out)
     out = out[:, :, ry : ry + region.h, rx : rx + region.w]
     pixels = out.clamp(0, 1).mul(255).round().byte()
@@ -161,11 +201,13 @@ def restore(
     image: str | Path | Image.Image,
     model=None,
     boxes: list[tuple[int, int, int, int]] | None = None,
-    block: int | None = None,
+    block: float | tuple[float, float] | None = None,
     consistency: bool = True,
     read: bool = False,
     tile: int = 512,
     averaging: str = "auto",
+    min_confidence: float | None = None,
+    normalise: bool = True,
 ) -> RestoreResult:
     """Restore every pixelated region of ``image`` (a path or a PIL image).
 
@@ -173,19 +215,28 @@ def restore(
         model: checkpoint, run folder, exported file or ``LoadedModel``; default: the
             shipped ``depix/weights/depix-small.pt``.
         boxes: rectangles (x, y, w, h) to restore instead of detecting them.
-        block: block size to use instead of estimating it.
+        block: cell size to use instead of estimating it: a number (square cells) or
+            (height, width) in px; fractional sizes allowed (cells fitted to a selection).
         consistency: make the output pixelate back to the input blocks.
         averaging: how the input was pixelated, for consistency: 'srgb' (mean of the pixel
             values), 'linear' (mean in linear light) or 'auto' (per region, whichever the
             network's output agrees with).
         read: OCR each restored region (Tesseract), stored in ``RestoredRegion.text``.
         tile: largest tile the network sees at once (memory bound, not a quality knob).
+        min_confidence: detected regions below this detection confidence (0-1) are
+            ignored; default ``evidence.MIN_CONFIDENCE``.
+        normalise: resample regions whose cells or text are larger than the model's
+            trained range into it (``regrid``) before restoring; False restores every
+            region at its own scale (whole-pixel cells) for comparison.
 
     Raises ``ImageReadError`` (bad image), ``CheckpointLoadError`` (bad model),
     ``NoRegionError`` / ``RestoreError`` (nothing to restore, bad box).
     """
-    if block is not None and block < 2:
-        raise RestoreError(f"block size must be >= 2, got {block}")
+    sizes = (block if isinstance(block, tuple) else (block,)) if block is not None else ()
+    if any(not 2 <= v <= 256 for v in sizes):
+        raise RestoreError(f"block size must be between 2 and 256 px, got {block}")
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise RestoreError(f"min confidence must be in [0, 1], got {min_confidence}")
     if averaging not in AVERAGING:
         raise RestoreError(f"averaging must be one of {AVERAGING}, got {averaging!r}")
     timings: dict[str, float] = {}
@@ -208,7 +259,7 @@ def restore(
             check_box(box, original.width, original.height)
         regions = [grid_in_box(rgb, box, block) for box in boxes]
     else:
-        regions = find_regions(rgb, block)
+        regions = find_regions(rgb, block, min_confidence)
     timings["detect_s"] = time.perf_counter() - start
     if not regions:
         raise NoRegionError(
@@ -224,10 +275,28 @@ def restore(
     restored_rgb = rgb.copy()
     results = []
     for region in regions:
-        pixels, error, used = restore_region(loaded.net, rgb, region, consistency, tile, averaging)
+        where = f"region {region.x},{region.y},{region.w},{region.h}"
+        if region.source == "given" and not region.confidence:
+            notes.append(
+                f"{where}: no mosaic grid evidence in the box; restored on an assumed grid"
+            )
+        cell_w, cell_h = region.cell
+        if beyond_range(cell_h, text_height(region)):
+            notes.append(
+                f"{where}: cells of {cell_w:g}x{cell_h:g} px are as tall as its text lines "
+                f"(one row of cells per line): no rescale brings that into the range the model "
+                f"knows, so it is left as it is"
+            )
+            results.append(RestoredRegion(region, 0.0, None, restored=False))
+            continue
+        pixels, error, used = restore_region(
+            loaded.net, rgb, region, consistency, tile, averaging, normalise
+        )
         restored_rgb[region.y : region.y + region.h, region.x : region.x + region.w] = pixels
-        results.append(RestoredRegion(region, error, used))
-    picture = paste_regions(original, restored_rgb, [(r.x, r.y, r.w, r.h) for r in regions])
+        at = target_blocks(region, normalise)
+        results.append(RestoredRegion(region, error, used, restored_at=at))
+    done = [item.region for item in results if item.restored]
+    picture = paste_regions(original, restored_rgb, [(r.x, r.y, r.w, r.h) for r in done])
     timings["restore_s"] = time.perf_counter() - start
 
     if read:

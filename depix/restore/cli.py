@@ -28,6 +28,15 @@ def _box(text: str) -> tuple[int, int, int, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _block(text: str) -> float | tuple[float, float]:
+    from depix.restore.api import RestoreError, parse_block
+
+    try:
+        return parse_block(text)
+    except RestoreError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from depix.restore.consistency import AVERAGING
 
@@ -44,7 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--box", type=_box, nargs="+", metavar="x,y,w,h", help="restore these boxes, no detection"
     )
-    parser.add_argument("--block", type=int, help="block size in pixels (else estimated)")
+    parser.add_argument(
+        "--block",
+        type=_block,
+        metavar="W[xH]",
+        help="cell size in pixels, e.g. 8 or 8.2x10 (width x height; else estimated)",
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="C",
+        help="ignore detected regions whose detection confidence (0-1, in --json) is below C "
+        "(default 0.5)",
+    )
     parser.add_argument(
         "--no-consistency",
         dest="consistency",
@@ -80,9 +101,10 @@ def _grid_cells(region) -> tuple[str, str]:
     """Block and offset as shown: the exact pitch (``7.50*``) for a rescaled mosaic."""
     if region.pitch is not None:
         p = region.pitch
-        return f"{p.size:.2f}*", f"{p.offset_y:.1f},{p.offset_x:.1f}"
+        size = f"{p.size:.2f}" if p.size_x is None else f"{p.width:.2f}x{p.height:.2f}"
+        return f"{size}*", f"{p.offset_y:.1f},{p.offset_x:.1f}"
     g = region.grid
-    block = f"{g.block_h}" if g.block_h == g.block_w else f"{g.block_h}x{g.block_w}"
+    block = f"{g.block_h}" if g.block_h == g.block_w else f"{g.block_w}x{g.block_h}"
     return block, f"{g.offset_y},{g.offset_x}"
 
 
@@ -104,7 +126,7 @@ def print_human(console: Console, result, output: Path) -> None:
         table.add_row(*cells, *([item.text or ""] if read else []))
     console.print(table)
     if any(item.region.pitch is not None for item in result.regions):
-        console.print("* seen through a rescale: cell size in pixels, restored on that grid")
+        console.print("* cells off whole pixels (rescaled or fitted to a selection): WxH px")
     times = ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in result.timings.items())
     console.print(f"wrote [bold]{output}[/] ({times})")
 
@@ -128,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             consistency=args.consistency,
             read=args.read,
             averaging=args.averaging,
+            min_confidence=args.min_confidence,
         )
         output = args.output or default_output_path(args.input, result.image.mode)
         save_image(result.image, output)

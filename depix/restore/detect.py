@@ -58,12 +58,23 @@ class Grid:
 
 @dataclass(frozen=True)
 class Pitch:
-    """A mosaic seen through a rescale: cell size ``size`` px (not an integer in general),
-    grid lines at ``offset_* + k * size`` (continuous coordinates: pixel p covers [p, p+1))."""
+    """A mosaic grid in continuous coordinates (pixel p covers [p, p+1)): cells ``size`` px
+    high and ``size_x`` px wide (None: square), neither an integer in general; grid lines at
+    ``offset_y + k * size`` and ``offset_x + k * width``. Tools that fit N cells into the
+    selection draw such grids (8.2 x 10 px), and so does display scaling."""
 
     size: float
     offset_y: float
     offset_x: float
+    size_x: float | None = None
+
+    @property
+    def height(self) -> float:
+        return self.size
+
+    @property
+    def width(self) -> float:
+        return self.size if self.size_x is None else self.size_x
 
 
 @dataclass(frozen=True)
@@ -71,9 +82,16 @@ class Region:
     """A pixelated rectangle (pixels ``x .. x+w-1``, ``y .. y+h-1``) and its grid.
 
     ``share`` is the fraction of the region's pixel jumps that lie on the grid (1 for an
-    exact mosaic); ``source`` says whether it was detected or given by the user. ``pitch``
-    is set for a mosaic seen through a rescale (``rescaled.py``): restoration then works on
-    that exact, non-integer grid and ``grid`` is only its rounding.
+    exact mosaic; 0 for a given box without any jump); ``source`` says whether it was
+    detected or given by the user. ``pitch`` is set for a grid whose lines are not on whole
+    pixels or whose cells are not square integers (a rescale, cells fitted to a selection):
+    restoration then works on that exact grid and ``grid`` is only its rounding.
+
+    The evidence (``evidence``): ``lines_seen`` is the share of the region's inner grid
+    lines along which some pair of neighbouring cells differs, ``colours`` the number of
+    distinct cell colours, ``flat`` the share of cells with flat insides; ``confidence``
+    (0-1) combines them. ``text_rows`` are the bands of cell rows (pixel y0, y1) that
+    differ from the region's background: its text lines, for line splitting and scale.
     """
 
     x: int
@@ -84,9 +102,24 @@ class Region:
     share: float = 1.0
     source: str = "detected"
     pitch: Pitch | None = None
+    lines_seen: float | None = None
+    colours: int | None = None
+    flat: float | None = None
+    confidence: float | None = None
+    text_rows: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def cell(self) -> tuple[float, float]:
+        """Cell (width, height) in pixels, fractional for a pitch."""
+        if self.pitch is not None:
+            return self.pitch.width, self.pitch.height
+        return float(self.grid.block_w), float(self.grid.block_h)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["cell"] = [round(v, 3) for v in self.cell]
+        data["text_rows"] = [list(r) for r in self.text_rows]
+        return data
 
 
 def grey_jumps(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,14 +235,17 @@ def estimate_grid(
     jy: np.ndarray,
     top: int,
     left: int,
-    block: int | None = None,
+    block: int | tuple[int, int] | None = None,
     min_block: int = 2,
     max_block: int = MAX_BLOCK,
 ) -> tuple[Grid, float] | None:
     """Grid of the crop whose jumps are ``jx``/``jy`` (crop starts at ``top``, ``left``).
 
     Returns the grid and the share of the jump mass on it; ``None`` when the crop has no
-    jumps at all. ``block`` fixes the size, else it is searched in [min_block, max_block].
+    jumps at all. ``block`` fixes the size (an int, or (height, width) for non-square
+    cells), else it is searched in [min_block, max_block]: one square size for both axes,
+    unless each axis alone clearly keeps to a different size (non-square cells, e.g. a
+    6 x 8 mosaic from GIMP's Pixelize with unchained width and height).
     """
     px = np.maximum(jx - NOISE_FLOOR, 0).sum(axis=0)
     py = np.maximum(jy - NOISE_FLOOR, 0).sum(axis=1)
@@ -223,17 +259,43 @@ def estimate_grid(
         p > 0.05 * p.max() if p.size and p.max() > 0 else np.zeros(p.shape, bool) for p in (px, py)
     ]
     limit = min(max_block, max(len(px), len(py)) // 2)
-    sizes = [block] if block else list(range(min_block, max(limit, min_block) + 1))
-    scores = {}
+    if isinstance(block, tuple):
+        sizes = sorted(set(block))
+    else:
+        sizes = [block] if block else list(range(min_block, max(limit, min_block) + 1))
+    axis_share: dict[int, list[float | None]] = {}
+    residues: dict[int, tuple[int, int, float, float]] = {}
     for b in sizes:
         mx, my = residue_mass(px, b), residue_mass(py, b)
         counts = [residue_mass(m.astype(np.float32), b) for m in lines]
-        line_share = np.mean([c.max() / c.sum() for c in counts if c.sum() > 0])
-        scores[b] = (line_share, (mx.max() + my.max()) / total, int(mx.argmax()), int(my.argmax()))
-    best = max(score[0] for score in scores.values())
-    b = max(b for b, score in scores.items() if score[0] >= 0.9 * best)
-    _, share, rx, ry = scores[b]
-    return Grid(b, b, int(_to_offset(ry, top, b)), int(_to_offset(rx, left, b))), float(share)
+        axis_share[b] = [float(c.max() / c.sum()) if c.sum() > 0 else None for c in counts]
+        residues[b] = (int(mx.argmax()), int(my.argmax()), float(mx.max()), float(my.max()))
+
+    def largest_near_best(axis: int | None) -> int:
+        def score(b: int) -> float:
+            if axis is not None:  # 0: lines along x, 1: along y
+                return axis_share[b][axis] or 0.0
+            values = [v for v in axis_share[b] if v is not None]
+            return float(np.mean(values)) if values else 0.0
+
+        best = max(score(b) for b in sizes)
+        return max(b for b in sizes if score(b) >= 0.9 * best)
+
+    if isinstance(block, tuple):
+        bh, bw = block
+    else:
+        bh = bw = largest_near_best(None)
+        if block is None and all(v is not None for v in axis_share[bh]):
+            by, bx = largest_near_best(1), largest_near_best(0)
+            # Each axis on its own fits a size, and the square one misses many lines of an
+            # axis or is only their common divisor (3 for 6 x 9 cells).
+            own = min(axis_share[by][1], axis_share[bx][0])
+            divisor = bh < min(bx, by) and bx % bh == 0 and by % bh == 0
+            if bx != by and own >= 0.9 and (min(axis_share[bh]) < 0.8 or divisor):
+                bh, bw = by, bx
+    rx, ry = residues[bw][0], residues[bh][1]
+    share = (residues[bw][2] + residues[bh][3]) / total
+    return Grid(bh, bw, int(_to_offset(ry, top, bh)), int(_to_offset(rx, left, bw))), float(share)
 
 
 def mosaic_cells(rgb: np.ndarray, grid: Grid, box: tuple[int, int, int, int]):
@@ -296,49 +358,101 @@ def _grow_edge(flat: np.ndarray, start: int, end: int, block: int) -> tuple[int,
     return start, end
 
 
+def cell_size(block: float | tuple[float, float] | None) -> tuple[float, float] | None:
+    """A user's cell size as (height, width) px: a number is a square cell."""
+    if block is None:
+        return None
+    if isinstance(block, tuple):
+        return float(block[0]), float(block[1])
+    return float(block), float(block)
+
+
+def _whole(size: tuple[float, float]) -> tuple[int, int] | None:
+    """(height, width) as integers when both are whole numbers, else None."""
+    if all(float(v).is_integer() for v in size):
+        return int(size[0]), int(size[1])
+    return None
+
+
 def grid_in_box(
-    rgb: np.ndarray, box: tuple[int, int, int, int], block: int | None = None
+    rgb: np.ndarray,
+    box: tuple[int, int, int, int],
+    block: float | tuple[float, float] | None = None,
 ) -> Region:
-    """The grid of a user-given box (x, y, w, h); the box itself is kept as given."""
+    """The grid of a user-given box (x, y, w, h) and its evidence; the box is kept as given.
+
+    ``block`` fixes the cell size: a number (square) or (height, width), fractional sizes
+    allowed (then the grid is a ``Pitch``). A box without any jump has no grid evidence:
+    share and confidence 0 (any grid reproduces it; the origin's is used).
+    """
+    from depix.restore.evidence import assess
+
     x, y, w, h = box
+    size = cell_size(block)
+    if size is not None and _whole(size) is None:  # fractional cells: a pitch of that size
+        from depix.restore.rescaled import pitch_with_size, region_of
+
+        fitted = pitch_with_size(rgb, box, *size)
+        if fitted is not None:
+            return assess(rgb, region_of(fitted[0], x, y, x + w, y + h, fitted[1], "given"), False)
+    whole = _whole(size) if size is not None else None
     jx, jy = grey_jumps(rgb[y : y + h, x : x + w])
-    found = estimate_grid(jx, jy, y, x, block=block)
-    if block is None and (found is None or found[1] < MIN_SHARE):
+    found = estimate_grid(jx, jy, y, x, block=whole)
+    if size is None and (found is None or found[1] < MIN_SHARE):
         from depix.restore.rescaled import pitch_in_box  # a mosaic seen through a rescale?
 
         rescaled = pitch_in_box(rgb, box)
         if rescaled is not None:
-            return rescaled
+            return assess(rgb, rescaled, trim=False)
     if found is None:  # a flat box: any grid reproduces it; use the origin
-        b = block or 8
-        return Region(x, y, w, h, Grid(b, b, y % b, x % b), 1.0, "given")
+        bh, bw = whole or (8, 8)
+        grid = Grid(bh, bw, y % bh, x % bw)
+        return Region(x, y, w, h, grid, 0.0, "given", lines_seen=0.0, colours=1, confidence=0.0)
     grid, share = found
-    return Region(x, y, w, h, grid, round(share, 3), "given")
+    return assess(rgb, Region(x, y, w, h, grid, round(share, 3), "given"), trim=False)
 
 
-def find_regions(rgb: np.ndarray, block: int | None = None) -> list[Region]:
-    """Every pixelated rectangle of ``rgb`` (H, W, 3 uint8), top to bottom, left to right."""
+def find_regions(
+    rgb: np.ndarray,
+    block: float | tuple[float, float] | None = None,
+    min_confidence: float | None = None,
+) -> list[Region]:
+    """Every pixelated rectangle of ``rgb`` (H, W, 3 uint8), top to bottom, left to right.
+
+    ``block`` fixes the cell size (a number, or (height, width); fractional sizes are
+    fitted to each region found without them); regions whose evidence
+    (``evidence.assess``) gives a confidence below ``min_confidence`` (default
+    ``evidence.MIN_CONFIDENCE``) are dropped.
+    """
     if rgb.shape[0] < 4 or rgb.shape[1] < 4:
         return []
+    size = cell_size(block)
+    block = _whole(size) if size is not None else None
+    fractional = size if size is not None and block is None else None
     rgb = np.ascontiguousarray(rgb[..., :3])
     jx, jy = grey_jumps(rgb)
     height, width = rgb.shape[:2]
     tiles, jx_ev, jy_ev = evidence(jx, jy)
+    from depix.restore.evidence import MIN_CONFIDENCE, assess
+
+    threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
     regions = []
     proposals = list(components(tiles))
+    refined: set[tuple[int, int, int, int]] = set()
     while proposals:
-        ty0, tx0, ty1, tx1 = proposals.pop(0)
+        ty0, tx0, ty1, tx1 = proposal = proposals.pop(0)
         y0, x0 = ty0 * TILE, tx0 * TILE
         y1, x1 = min((ty1 + 1) * TILE, height), min((tx1 + 1) * TILE, width)
+        # Nearby redactions with different grids (each box has its own phase), or a mosaic
+        # near crisp UI text and bars, merge into one proposal whose grid fits none of them
+        # well: its undilated parts are tried alone.
+        inner = np.zeros_like(tiles)
+        inner[ty0 : ty1 + 1, tx0 : tx1 + 1] = tiles[ty0 : ty1 + 1, tx0 : tx1 + 1]
+        parts = [c for c in components(inner, radius=0) if c != (ty0, tx0, ty1, tx1)]
         found = estimate_grid(
             jx_ev[y0:y1, x0 : x1 - 1], jy_ev[y0 : y1 - 1, x0:x1], y0, x0, block, MIN_BLOCK
         )
         if found is None or found[1] < MIN_SHARE:
-            # Nearby redactions with different grids (each box has its own phase) merge into
-            # one proposal whose jumps fit no single grid: try its undilated parts alone.
-            inner = np.zeros_like(tiles)
-            inner[ty0 : ty1 + 1, tx0 : tx1 + 1] = tiles[ty0 : ty1 + 1, tx0 : tx1 + 1]
-            parts = [c for c in components(inner, radius=0) if c != (ty0, tx0, ty1, tx1)]
             if len(parts) > 1:
                 proposals.extend(parts)
             continue
@@ -346,6 +460,7 @@ def find_regions(rgb: np.ndarray, block: int | None = None) -> list[Region]:
         pad = 2 * TILE + grid.block_h
         box = (max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad, height), min(x1 + pad, width))
         cells, top, left = mosaic_cells(rgb, grid, box)
+        own = []
         for cy0, cx0, cy1, cx1 in components(cells, radius=1, min_cells=MIN_CELLS):
             ry0, ry1 = top + cy0 * grid.block_h, top + (cy1 + 1) * grid.block_h
             rx0, rx1 = left + cx0 * grid.block_w, left + (cx1 + 1) * grid.block_w
@@ -353,14 +468,51 @@ def find_regions(rgb: np.ndarray, block: int | None = None) -> list[Region]:
             flat_y = ~(jy[:, rx0:rx1] > EDGE).any(axis=1)
             rx0, rx1 = _grow_edge(flat_x, rx0, rx1, grid.block_w)
             ry0, ry1 = _grow_edge(flat_y, ry0, ry1, grid.block_h)
-            regions.append(
+            own.append(
                 Region(int(rx0), int(ry0), int(rx1 - rx0), int(ry1 - ry0), grid, round(found[1], 3))
             )
+        if len(parts) > 1 and not any((assess(rgb, r).confidence or 0.0) >= threshold for r in own):
+            proposals.extend(parts)
+            continue
+        for r in own:
+            # A region much smaller than its proposal got the proposal's grid, which other
+            # content there (UI text, bars) may have pulled: its own box proposes again.
+            if proposal not in refined and (y1 - y0) * (x1 - x0) > 4 * r.w * r.h:
+                again = (
+                    max(r.y // TILE - 1, 0),
+                    max(r.x // TILE - 1, 0),
+                    min((r.y + r.h) // TILE + 1, tiles.shape[0] - 1),
+                    min((r.x + r.w) // TILE + 1, tiles.shape[1] - 1),
+                )
+                if again not in refined:
+                    refined.add(again)
+                    proposals.append(again)
+                    continue
+            regions.append(r)
     if block is None:  # mosaics seen through a rescale (soft edges, fractional cells)
         from depix.restore.rescaled import combine, find_rescaled_regions
 
         regions = combine(regions, find_rescaled_regions(rgb), rgb)
-    return sorted(_merge(regions, jx, jy), key=lambda r: (r.y, r.x))
+    assessed = [assess(rgb, r) for r in _merge(regions, jx, jy)]
+    if fractional is not None:  # the user's cell size: refit each region's grid with it
+        assessed = [_with_size(rgb, r, fractional) for r in assessed]
+    return sorted(
+        (r for r in assessed if (r.confidence or 0.0) >= threshold), key=lambda r: (r.y, r.x)
+    )
+
+
+def _with_size(rgb: np.ndarray, region: Region, size: tuple[float, float]) -> Region:
+    """``region`` on a grid of the user's fractional cell size (height, width)."""
+    from depix.restore.evidence import assess
+    from depix.restore.rescaled import pitch_with_size, region_of
+
+    fitted = pitch_with_size(rgb, (region.x, region.y, region.w, region.h), *size)
+    if fitted is None:
+        return region
+    x1, y1 = region.x + region.w, region.y + region.h
+    return assess(
+        rgb, region_of(fitted[0], region.x, region.y, x1, y1, fitted[1], "detected"), False
+    )
 
 
 def _union(a: Region, b: Region) -> Region:

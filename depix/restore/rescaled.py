@@ -55,7 +55,8 @@ LINE_TOLERANCE = 1.5  # pixels between a ramp's centre and its grid line
 OVERSHOOT = 0.1  # bicubic ringing beyond a step, as a share of the step
 MIN_FLAT = 0.85  # share of flat cells in a region's rectangle (a mosaic's are all flat)
 GROW = 16  # cells a region's search box grows by where a mosaic reaches its edge
-INSET = 1.25  # pixels of a cell next to its lines that the soft edge may still touch
+INSET = 1.25
+MAX_ASPECT = 1.6  # widest cell shape accepted from the per-axis search (selection-fitted cells)  # pixels of a cell next to its lines that the soft edge may still touch
 
 
 def ramp_mask(grey: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -216,7 +217,58 @@ def estimate_pitch(
         return None
     _, pitch, offsets, share = best
     pitch, offset_x, offset_y = _fit_lines(axes, pitch, offsets)
-    return Pitch(round(pitch, 3), round(offset_y, 3), round(offset_x, 3)), float(share)
+    square = Pitch(round(pitch, 3), round(offset_y, 3), round(offset_x, 3))
+    own = [_axis_pitch(pos, w, lo, hi, periods) for pos, w, lo, hi in axes]
+    if all(own):  # non-square cells: each axis on its own explains clearly more of its ramps
+        (size_x, off_x, share_x), (size_y, off_y, share_y) = own
+        shares = [
+            _lines(pos, w, size, off, lo, hi)[1]
+            for (pos, w, lo, hi), size, off in zip(axes, (pitch, pitch), (offset_x, offset_y))
+        ]
+        both = (share_x * axes[0][1].sum() + share_y * axes[1][1].sum()) / total
+        aspect = max(size_x, size_y) / min(size_x, size_y)
+        if 1.02 < aspect <= MAX_ASPECT and min(shares) < 0.9 and both > share + 0.05:
+            pitch_xy = Pitch(round(size_y, 3), round(off_y, 3), round(off_x, 3), round(size_x, 3))
+            return pitch_xy, float(both)
+    return square, float(share)
+
+
+def _axis_pitch(
+    pos: np.ndarray, weight: np.ndarray, lo: float, hi: float, periods: np.ndarray
+) -> tuple[float, float, float] | None:
+    """The pitch of one axis alone (cells of another width than height): the period whose
+    coherence times share of carried lines is best, refined by a line fit through the ramp
+    centres. Returns (pitch, offset, share of the ramp mass near its lines), or None when
+    the axis has fewer than three lines of ramps."""
+    total = weight.sum()
+    periods = periods[periods <= (hi - lo) / 2]
+    if total <= 0 or len(periods) == 0:
+        return None
+    coeff = _coefficients(pos, weight, periods)
+    coherence = np.abs(coeff) / total
+    best = None
+    for i in np.argsort(coherence)[::-1][:48]:
+        if coherence[i] < 0.5 * coherence.max():
+            break
+        size = float(periods[i])
+        offset = float(np.angle(coeff[i]) / (2 * np.pi) * size % size)
+        carried, share = _lines(pos, weight, size, offset, lo, hi)
+        if best is None or coherence[i] * carried > best[0]:
+            best = (coherence[i] * carried, size, offset)
+    if best is None:
+        return None
+    _, size, offset = best
+    k, near = _near_line(pos, offset, size)
+    lines = np.unique(k[near])
+    if len(lines) < 3:
+        return None
+    centres = [
+        (pos[near & (k == n)] * weight[near & (k == n)]).sum() / weight[near & (k == n)].sum()
+        for n in lines
+    ]
+    size, origin = np.polyfit(lines, centres, 1)
+    offset = float(origin % size)
+    return float(size), offset, _lines(pos, weight, float(size), offset, lo, hi)[1]
 
 
 def _cell_lines(offset: float, pitch: float, lo: int, hi: int) -> np.ndarray:
@@ -224,6 +276,66 @@ def _cell_lines(offset: float, pitch: float, lo: int, hi: int) -> np.ndarray:
     first = math.ceil((lo - offset) / pitch)
     last = math.floor((hi - offset) / pitch)
     return offset + pitch * np.arange(first, last + 1)
+
+
+def cell_means(
+    rgb: np.ndarray, pitch: Pitch, box: tuple[int, int, int, int], inset: float = INSET
+) -> tuple[np.ndarray, ...]:
+    """Flatness and mean colour of the whole cells of ``pitch`` inside ``box`` (y0, x0, y1, x1).
+
+    A cell is judged on its inside: the pixels whose centre is ``inset`` px or more from
+    its lines (0.5 takes every pixel of a whole-pixel cell; INSET keeps clear of a soft
+    edge). Returns ``flat`` (ny, nx) bool (spread within CELL_NOISE), ``mean`` (ny, nx, 3)
+    float32 grey levels, the border range ``low``/``high`` (ny, nx, 3) of the whole cell,
+    and the line positions along y (ny + 1) and x (nx + 1).
+    """
+    y0, x0, y1, x1 = box
+    ys = _cell_lines(pitch.offset_y, pitch.height, y0, y1)
+    xs = _cell_lines(pitch.offset_x, pitch.width, x0, x1)
+    ny, nx = max(len(ys) - 1, 0), max(len(xs) - 1, 0)
+    flat = np.zeros((ny, nx), dtype=bool)
+    mean = np.zeros((ny, nx, 3), dtype=np.float32)
+    low = np.zeros((ny, nx, 3), dtype=np.float32)
+    high = np.zeros((ny, nx, 3), dtype=np.float32)
+    if ny < 1 or nx < 1:
+        return flat, mean, low, high, ys, xs
+    height, width = rgb.shape[:2]
+    # Pixel p covers [p, p + 1): the inside of a cell is the pixels whose centre is ``inset``
+    # or more from both of its lines.
+    r0 = np.clip(np.ceil(ys[:-1] + inset - 0.5), 0, height).astype(int)
+    r1 = np.clip(np.floor(ys[1:] - inset - 0.5) + 1, 0, height).astype(int)
+    c0 = np.clip(np.ceil(xs[:-1] + inset - 0.5), 0, width).astype(int)
+    c1 = np.clip(np.floor(xs[1:] - inset - 0.5) + 1, 0, width).astype(int)
+    r1, c1 = np.maximum(r1, r0), np.maximum(c1, c0)
+    # Sums over each cell's inside from integral images of the covered crop (vectorised).
+    top, bottom, left, right = int(r0.min()), int(r1.max()), int(c0.min()), int(c1.max())
+    crop = rgb[top:bottom, left:right, :3].astype(np.float64)
+    sums = np.zeros((bottom - top + 1, right - left + 1, 3))
+    squares = np.zeros_like(sums)
+    sums[1:, 1:] = crop.cumsum(axis=0).cumsum(axis=1)
+    squares[1:, 1:] = (crop * crop).cumsum(axis=0).cumsum(axis=1)
+    a0, a1, b0, b1 = r0 - top, r1 - top, c0 - left, c1 - left
+
+    def rect(table: np.ndarray) -> np.ndarray:
+        return table[a1][:, b1] - table[a0][:, b1] - table[a1][:, b0] + table[a0][:, b0]
+
+    count = ((r1 - r0)[:, None] * (c1 - c0)[None, :]).astype(np.float64)[..., None]
+    total, total_sq = rect(sums), rect(squares)
+    safe = np.maximum(count, 1)
+    mean[:] = total / safe
+    spread = np.sqrt(np.maximum(total_sq / safe - (total / safe) ** 2, 0))
+    flat[:] = (count[..., 0] > 0) & (spread.max(axis=-1) <= CELL_NOISE)
+    # Range of each whole cell (border included): consecutive intervals, so reduceat.
+    wr = np.clip(np.ceil(ys - 0.5), 0, height).astype(int)
+    wc = np.clip(np.ceil(xs - 0.5), 0, width).astype(int)
+    if (np.diff(wr) > 0).all() and (np.diff(wc) > 0).all():
+        whole = rgb[wr[0] : wr[-1], wc[0] : wc[-1], :3].astype(np.float32)
+        for reduce, out in ((np.minimum, low), (np.maximum, high)):
+            rows = reduce.reduceat(whole, wr[:-1] - wr[0], axis=0)
+            out[:] = reduce.reduceat(rows, wc[:-1] - wc[0], axis=1)
+    else:  # lines closer than a pixel: no cell has an inside, nothing is flat
+        flat[:] = False
+    return flat, mean, low, high, ys, xs
 
 
 def pitch_cells(
@@ -236,37 +348,11 @@ def pitch_cells(
     colours is not flat either). Returns the pixelated map (``detect.classify_cells``), the
     flat map and the line positions along y and x.
     """
-    y0, x0, y1, x1 = box
-    ys = _cell_lines(pitch.offset_y, pitch.size, y0, y1)
-    xs = _cell_lines(pitch.offset_x, pitch.size, x0, x1)
-    if len(ys) < 2 or len(xs) < 2:
+    flat, mean, low, high, ys, xs = cell_means(rgb, pitch, box)
+    if flat.size == 0:
         empty = np.zeros((0, 0), dtype=bool)
         return empty, empty, ys, xs
-    image = rgb[..., :3].astype(np.float32)
-    ny, nx = len(ys) - 1, len(xs) - 1
-    flat = np.zeros((ny, nx), dtype=bool)
-    mean = np.zeros((ny, nx, 3), dtype=np.float32)
-    # Pixel p covers [p, p + 1): the inside of a cell is the pixels whose centre is INSET
-    # or more from both of its lines.
-    rows = [
-        (math.ceil(a + INSET - 0.5), math.floor(b - INSET - 0.5) + 1) for a, b in zip(ys, ys[1:])
-    ]
-    cols = [
-        (math.ceil(a + INSET - 0.5), math.floor(b - INSET - 0.5) + 1) for a, b in zip(xs, xs[1:])
-    ]
-    low = np.zeros((ny, nx, 3), dtype=np.float32)
-    high = np.zeros((ny, nx, 3), dtype=np.float32)
-    whole_rows = [(math.ceil(a - 0.5), math.ceil(b - 0.5)) for a, b in zip(ys, ys[1:])]
-    whole_cols = [(math.ceil(a - 0.5), math.ceil(b - 0.5)) for a, b in zip(xs, xs[1:])]
-    for i, (r0, r1) in enumerate(rows):
-        band, whole_band = image[r0:r1], image[slice(*whole_rows[i])]
-        for k, (c0, c1) in enumerate(cols):
-            inside = band[:, c0:c1].reshape(-1, 3)
-            if len(inside):
-                flat[i, k] = inside.std(axis=0).max() <= CELL_NOISE
-                mean[i, k] = inside.mean(axis=0)
-                cell = whole_band[:, slice(*whole_cols[k])].reshape(-1, 3)
-                low[i, k], high[i, k] = cell.min(axis=0), cell.max(axis=0)
+    ny, nx = flat.shape
     # Near its lines a cell only blends into its neighbours: no pixel of it leaves the
     # range of the neighbourhood's colours (up to bicubic overshoot and JPEG noise). A
     # stroke of text crossing the soft border band does.
@@ -280,7 +366,7 @@ def pitch_cells(
 
 def is_whole(pitch: Pitch) -> bool:
     """Whether the grid is on whole pixels (an integer cell size, lines on pixel edges)."""
-    return abs(pitch.size - round(pitch.size)) < 0.02 and all(
+    return all(abs(v - round(v)) < 0.02 for v in (pitch.height, pitch.width)) and all(
         abs(o - round(o)) < 0.15 for o in (pitch.offset_y, pitch.offset_x)
     )
 
@@ -291,10 +377,8 @@ def region_of(
     """The region for a detected pitch. Whole-pixel grids (a mosaic with softened edges but
     no rescale) become ordinary regions; otherwise ``grid`` is the pitch rounded, for
     display, and restoration uses ``pitch``."""
-    block = max(2, round(pitch.size))
-    grid = Grid(
-        block, block, int(round(pitch.offset_y)) % block, int(round(pitch.offset_x)) % block
-    )
+    bh, bw = max(2, round(pitch.height)), max(2, round(pitch.width))
+    grid = Grid(bh, bw, int(round(pitch.offset_y)) % bh, int(round(pitch.offset_x)) % bw)
     return Region(
         x0, y0, x1 - x0, y1 - y0, grid, round(share, 3), source, None if is_whole(pitch) else pitch
     )
@@ -307,9 +391,40 @@ def pitch_in_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> Region | No
     found = None if profiles is None else estimate_pitch(*profiles, y, x)
     if found is None or found[1] < MIN_SHARE:
         return None
-    if found[0].size < MIN_PITCH and not is_whole(found[0]):
+    if min(found[0].height, found[0].width) < MIN_PITCH and not is_whole(found[0]):
         return None
     return region_of(found[0], x, y, x + w, y + h, found[1], "given")
+
+
+def pitch_with_size(
+    rgb: np.ndarray, box: tuple[int, int, int, int], height: float, width: float
+) -> tuple[Pitch, float] | None:
+    """The grid of cells ``height`` x ``width`` px (given by the user, fractional allowed)
+    inside ``box`` (x, y, w, h): offsets from the phase of the ramps at that period (as in
+    ``estimate_pitch``). Returns the pitch and the share of the ramp mass on its lines, or
+    None when the box holds no ramps."""
+    x, y, w, h = box
+    profiles = _ramp_profiles(rgb, x, y, w, h)
+    if profiles is None:
+        return None
+    offsets, on, total = [], 0.0, 0.0
+    for profile, start, size, extent in ((profiles[0], x, width, w), (profiles[1], y, height, h)):
+        pos, weight = _positions(profile, start)
+        if weight.sum() <= 0:
+            offsets.append(float(start % size))
+            continue
+        coeff = _coefficients(pos, weight, np.asarray([size]))[0]
+        offset = float(np.angle(coeff) / (2 * np.pi) * size % size)
+        offsets.append(offset)
+        on += _lines(pos, weight, size, offset, start, start + extent)[1] * weight.sum()
+        total += weight.sum()
+    if total <= 0:
+        return None
+    size_x = None if abs(width - height) < 1e-6 else float(width)
+    offset_y, offset_x = (
+        round(o % s, 3) % s for o, s in ((offsets[1], height), (offsets[0], width))
+    )
+    return Pitch(float(height), offset_y, offset_x, size_x), on / total
 
 
 def find_rescaled_regions(rgb: np.ndarray) -> list[Region]:
@@ -345,12 +460,12 @@ def find_rescaled_regions(rgb: np.ndarray) -> list[Region]:
         if found is None or found[1] < MIN_SHARE:
             continue
         pitch, share = found
-        if pitch.size < MIN_PITCH and not is_whole(pitch):
+        if min(pitch.height, pitch.width) < MIN_PITCH and not is_whole(pitch):
             continue  # too small for a ramp between flat insides: not measurable
         # Look a few cells beyond the proposal: a word gap (uniform cells) can separate it
         # from parts of the same mosaic that were not proposed.
-        pad_y = 2 * TILE + math.ceil(2 * pitch.size)
-        pad_x = 2 * TILE + math.ceil(GROW / 2 * pitch.size)
+        pad_y = 2 * TILE + math.ceil(2 * pitch.height)
+        pad_x = 2 * TILE + math.ceil(GROW / 2 * pitch.width)
         box = (
             max(y0 - pad_y, 0),
             max(x0 - pad_x, 0),
@@ -369,7 +484,7 @@ def _extent(rgb: np.ndarray, pitch: Pitch, box: tuple[int, int, int, int]):
     can hold only part of a mosaic whose other parts had too few clean ramps to be proposed.
     """
     height, width = rgb.shape[:2]
-    grow = GROW * pitch.size
+    grow_y, grow_x = GROW * pitch.height, GROW * pitch.width
     for _ in range(8):
         cells, flat, ys, xs = pitch_cells(rgb, pitch, box)
         found = []
@@ -386,10 +501,10 @@ def _extent(rgb: np.ndarray, pitch: Pitch, box: tuple[int, int, int, int]):
         y0, x0, y1, x1 = box
         ny, nx = cells.shape
         bigger = (
-            max(0, y0 - grow) if any(c[0] == 0 for c in found) else y0,
-            max(0, x0 - grow) if any(c[1] == 0 for c in found) else x0,
-            min(height, y1 + grow) if any(c[2] == ny - 1 for c in found) else y1,
-            min(width, x1 + grow) if any(c[3] == nx - 1 for c in found) else x1,
+            max(0, y0 - grow_y) if any(c[0] == 0 for c in found) else y0,
+            max(0, x0 - grow_x) if any(c[1] == 0 for c in found) else x0,
+            min(height, y1 + grow_y) if any(c[2] == ny - 1 for c in found) else y1,
+            min(width, x1 + grow_x) if any(c[3] == nx - 1 for c in found) else x1,
         )
         bigger = tuple(int(v) for v in bigger)
         if bigger == box:
@@ -445,8 +560,10 @@ def _ramp_positions(rgb: np.ndarray, region: Region) -> list[tuple[np.ndarray, n
 def grid_share(axes: list[tuple[np.ndarray, np.ndarray]], pitch: Pitch) -> float:
     """Share of the ramp mass (``_ramp_positions``) that lies on the lines of ``pitch``."""
     on_grid = total = 0.0
-    for (pos, weight), offset in zip(axes, (pitch.offset_x, pitch.offset_y)):
-        on_grid += weight[_near_line(pos, offset, pitch.size)[1]].sum()
+    for (pos, weight), offset, size in zip(
+        axes, (pitch.offset_x, pitch.offset_y), (pitch.width, pitch.height)
+    ):
+        on_grid += weight[_near_line(pos, offset, size)[1]].sum()
         total += weight.sum()
     return on_grid / total if total > 0 else 0.0
 
