@@ -234,13 +234,17 @@ def test_a_folder_goes_on_past_a_bad_image_and_says_so(folder, tiny_model, tmp_p
 
 
 def test_a_folder_without_mosaic_exits_3_and_a_folder_needs_a_folder_output(
-    tmp_path, tiny_model, capsys
+    tmp_path, shot, tiny_model, capsys
 ):
     root = tmp_path / "clean"
     root.mkdir()
     Image.fromarray(text_canvas(200, 60, seed=1)).save(root / "clean.png")
     code, out, _ = run([root, "--ckpt", tiny_model], capsys)
     assert code == EXIT_NO_REGION and "0 of 1 images" in out
+    Image.fromarray(shot).save(root / "mosaic.png")  # one with a region: that is a success
+    code, out, err = run([root, "--ckpt", tiny_model], capsys)
+    assert code == 0 and "restored 1 of 2 images" in out and "1 without a pixelated" in out
+    assert [p.name for p in (root / "restored").iterdir()] == ["mosaic.png"]
     code, _, err = run([root, "-o", tmp_path / "x.png", "--ckpt", tiny_model], capsys)
     assert code == EXIT_USAGE and "must name a folder" in one_line(err)
     empty = tmp_path / "empty"

@@ -333,8 +333,8 @@ def _restore_one(args, job: Job, model, err: Console, out: Console, batch: list 
 
 
 def _restore_folder(args, jobs: list[Job], err: Console, out: Console) -> int:
-    """Restore every job with one model; exit 1 if any failed, else 3 if any had no
-    region, else 0. ``--json`` prints one object: input, output folder, one report each."""
+    """Restore every job with one model; exit 1 if any failed, else 3 if no image had a
+    region (images without one are reported, not written), else 0. ``--json`` prints one object: input, output folder, one report each."""
     from depix.callbacks.checkpoint_io import CheckpointLoadError
     from depix.restore.api import load_restore_model
 
@@ -360,10 +360,10 @@ def _restore_folder(args, jobs: list[Job], err: Console, out: Console) -> int:
         print(json.dumps({**folder, "images": reports}, indent=2))
         err.print(summary, markup=False)
     else:
-        out.print(summary)
+        out.print(summary, soft_wrap=True)
     if EXIT_ERROR in codes:
         return EXIT_ERROR
-    return EXIT_NO_REGION if EXIT_NO_REGION in codes else 0
+    return 0 if restored else EXIT_NO_REGION
 
 
 if __name__ == "__main__":
