@@ -72,6 +72,9 @@ SHRINK: dict[str, str] = {
     ".venv/bin/depix-eval ckpt_path=runs/quickstart benchmark=all limit=2": f"{EVAL} {IMAGES}",
     ".venv/bin/depix-eval ckpt_path=runs/quickstart record=true": EVAL,
     "make bench": "--quick",
+    ".venv/bin/python -m depix.bench --quick": "",  # already its smallest
+    ".venv/bin/python -m depix.restore.bench": "--repeats 1",
+    ".venv/bin/python -m depix.restore.bench --detection": "--seeds 1",
     ".venv/bin/python -m depix.bench model=unet_large data.batch_size=32": "--quick",
 }
 
@@ -81,6 +84,7 @@ PLACEHOLDERS: dict[str, str] = {
 }
 
 NOT_RUN: dict[str, str] = {
+    "make test-fast": "runs the test suite, of which this test is a part",
     ".venv/bin/depix-train loss=vgg_imagenet loss.terms.perceptual.weights=/path/vgg16-397923af.pth": "needs torchvision's ImageNet VGG-16 file (528 MB), never downloaded in tests",
     "make install TORCH_INDEX=https://download.pytorch.org/whl/cu128": "installs the CUDA build of torch",
     ".venv/bin/depix-train trainer=gpu": "needs an NVIDIA GPU",
