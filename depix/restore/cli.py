@@ -16,6 +16,7 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,7 +178,7 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
 
 
-def plan_single(args, warn) -> Job:
+def plan_single(args: argparse.Namespace, warn: Callable[[str], None]) -> Job:
     """The one job for a file INPUT; output path checked before any work.
 
     Raises ``ImageReadError`` (input), ``UsageError`` / ``OutputPathError`` (output).
@@ -197,7 +198,7 @@ def plan_single(args, warn) -> Job:
     return Job(args.input, output)
 
 
-def plan_folder(args, warn) -> list[Job]:
+def plan_folder(args: argparse.Namespace, warn: Callable[[str], None]) -> list[Job]:
     """One job per image directly in the folder INPUT, writing into ``-o`` (a folder,
     default ``INPUT/restored/``) under the image's own name (lossless: a JPEG input gets
     a PNG). Unreadable images become jobs with an error, reported with the others."""
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, err, out)
 
 
-def _run(args, err: Console, out: Console) -> int:
+def _run(args: argparse.Namespace, err: Console, out: Console) -> int:
     from depix.callbacks.checkpoint_io import CheckpointLoadError
     from depix.data.folder import ImageReadError
     from depix.restore.image_io import OutputPathError
@@ -287,7 +288,14 @@ def _run(args, err: Console, out: Console) -> int:
     return _restore_one(args, jobs[0], args.ckpt, err, out)
 
 
-def _restore_one(args, job: Job, model, err: Console, out: Console, batch: list | None = None):
+def _restore_one(
+    args: argparse.Namespace,
+    job: Job,
+    model,
+    err: Console,
+    out: Console,
+    batch: list[dict] | None = None,
+) -> int:
     """Restore ``job``; print (or, in a batch, collect) its report. Returns the exit code."""
     from depix.callbacks.checkpoint_io import CheckpointLoadError
     from depix.data.folder import ImageReadError
@@ -332,7 +340,7 @@ def _restore_one(args, job: Job, model, err: Console, out: Console, batch: list 
     return 0
 
 
-def _restore_folder(args, jobs: list[Job], err: Console, out: Console) -> int:
+def _restore_folder(args: argparse.Namespace, jobs: list[Job], err: Console, out: Console) -> int:
     """Restore every job with one model; exit 1 if any failed, else 3 if no image had a
     region (images without one are reported, not written), else 0. ``--json`` prints one object: input, output folder, one report each."""
     from depix.callbacks.checkpoint_io import CheckpointLoadError
