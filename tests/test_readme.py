@@ -343,6 +343,15 @@ def prepared(command: str) -> str:
     return command
 
 
+def test_a_command_fails_on_exit_code_or_traceback(tmp_path):
+    env = dict(os.environ)
+    assert run_command("true", tmp_path, env)[0]
+    ok, detail, _ = run_command("echo partial; exit 3", tmp_path, env)
+    assert not ok and "exit 3" in detail and "partial" in detail
+    ok, detail, _ = run_command("echo 'Traceback (most recent call last):' >&2", tmp_path, env)
+    assert not ok and "traceback" in detail
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     base = tmp_path_factory.mktemp("readme")
