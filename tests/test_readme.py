@@ -310,14 +310,22 @@ class Outcome:
     status: str  # passed, failed, not run, known failing, ...
     seconds: float = 0.0
     detail: str = ""
+    cpu: float = 0.0  # user + system seconds of its processes
 
 
-def run_command(text: str, work: Path, env: dict) -> tuple[bool, str, float]:
-    """Run ``text`` with bash; (ok, reason and output tail, seconds)."""
+TIMES = re.compile(r"^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$", re.M)
+
+
+def run_command(text: str, work: Path, env: dict) -> tuple[bool, str, float, float]:
+    """Run ``text`` with bash; (ok, reason and output tail, wall seconds, CPU seconds).
+
+    The CPU time (user + system of the command's processes) comes from bash's ``times``.
+    """
     start = time.perf_counter()
+    script = f"{text}\n__status=$?\ntimes >&2\nexit $__status"
     try:
         done = subprocess.run(
-            ["bash", "-c", text],
+            ["bash", "-c", script],
             cwd=work,
             env=env,
             capture_output=True,
@@ -326,15 +334,17 @@ def run_command(text: str, work: Path, env: dict) -> tuple[bool, str, float]:
         )
     except subprocess.TimeoutExpired as error:
         out = (error.stdout or b"")[-1500:]
-        return False, f"timed out after {TIMEOUT_S} s\n{out!r}", time.perf_counter() - start
+        return False, f"timed out after {TIMEOUT_S} s\n{out!r}", time.perf_counter() - start, 0.0
     seconds = time.perf_counter() - start
-    output = done.stdout + done.stderr
-    tail = "\n".join(output.splitlines()[-25:])
+    times = TIMES.findall(done.stderr)
+    cpu = sum(int(m) * 60 + float(s) for m, s in (times[-1][:2], times[-1][2:])) if times else 0.0
+    output = done.stdout + TIMES.sub("", done.stderr)
+    tail = "\n".join(output.strip().splitlines()[-25:])
     if done.returncode != 0:
-        return False, f"exit {done.returncode}\n{tail}", seconds
+        return False, f"exit {done.returncode}\n{tail}", seconds, cpu
     if "Traceback (most recent call last)" in output:
-        return False, f"printed a traceback\n{tail}", seconds
-    return True, tail, seconds
+        return False, f"printed a traceback\n{tail}", seconds, cpu
+    return True, tail, seconds, cpu
 
 
 def prepared(command: str) -> str:
@@ -345,10 +355,11 @@ def prepared(command: str) -> str:
 
 def test_a_command_fails_on_exit_code_or_traceback(tmp_path):
     env = dict(os.environ)
-    assert run_command("true", tmp_path, env)[0]
-    ok, detail, _ = run_command("echo partial; exit 3", tmp_path, env)
+    ok, _, _, cpu = run_command("python3 -c 'sum(range(10**6))'", tmp_path, env)
+    assert ok and cpu > 0
+    ok, detail, _, _ = run_command("echo partial; exit 3", tmp_path, env)
     assert not ok and "exit 3" in detail and "partial" in detail
-    ok, detail, _ = run_command("echo 'Traceback (most recent call last):' >&2", tmp_path, env)
+    ok, detail, _, _ = run_command("echo 'Traceback (most recent call last):' >&2", tmp_path, env)
     assert not ok and "traceback" in detail
 
 
@@ -387,24 +398,24 @@ def run_readme_command(command: Command, work: Path, home: Path, env: dict) -> O
                 make(work, target)
     lines = expand_make(text, work, env) if text.startswith("make ") else [text]
     shrink = SHRINK.get(text, "")
-    ok, detail, seconds = True, "", 0.0
+    ok, detail, seconds, cpu = True, "", 0.0, 0.0
     for line in lines:
-        ok, detail, spent = run_command(f"{prepared(line)} {shrink}".strip(), work, env)
-        seconds += spent
+        ok, detail, spent, used = run_command(f"{prepared(line)} {shrink}".strip(), work, env)
+        seconds, cpu = seconds + spent, cpu + used
         if not ok:
             break
     if text in KNOWN_FAILING:
         if ok:
-            return Outcome(command, "passes: remove from KNOWN_FAILING", seconds, detail)
-        return Outcome(command, "known failing", seconds, KNOWN_FAILING[text])
+            return Outcome(command, "passes: remove from KNOWN_FAILING", seconds, detail, cpu)
+        return Outcome(command, "known failing", seconds, KNOWN_FAILING[text], cpu)
     if ok:
-        return Outcome(command, "passed", seconds)
+        return Outcome(command, "passed", seconds, cpu=cpu)
     if text not in SHRINK:
         detail += (
             "\n(no SHRINK entry: if it needs one to run quickly, add it; if it cannot run "
             "in CI, add it to NOT_RUN with the reason)"
         )
-    return Outcome(command, "FAILED", seconds, detail)
+    return Outcome(command, "FAILED", seconds, detail, cpu)
 
 
 @pytest.mark.slow
@@ -422,12 +433,16 @@ def test_readme_commands_run_as_written(workspace):
         outcomes = [o for lane in pool.map(run_lane, lanes) for o in lane]
     outcomes.sort(key=lambda o: o.command.line)
     table = "\n".join(
-        f"{o.seconds:6.1f} s  {o.status:14s} README:{o.command.line}  {o.command.text}"
-        + (f"\n          {o.detail}" if o.status != "passed" else "")
+        f"{o.seconds:6.1f} s {o.cpu:6.1f} s  {o.status:14s} README:{o.command.line}  "
+        f"{o.command.text}" + (f"\n                 {o.detail}" if o.status != "passed" else "")
         for o in outcomes
     )
     wall = time.perf_counter() - start
-    print(f"\nREADME commands ({wall:.0f} s wall, two lanes):\n{table}")
+    cpu = [sum(o.cpu for o in outcomes if lane_of(o.command.text) == n) for n in (0, 1)]
+    print(
+        f"\nREADME commands: {wall:.0f} s wall; CPU s per lane {cpu[0]:.0f} + {cpu[1]:.0f}"
+        f"\n  wall    CPU    status\n{table}"
+    )
     bad = [o for o in outcomes if o.status == "FAILED" or o.status.startswith("passes")]
     assert not bad, "README commands that do not work as written:\n" + "\n\n".join(
         f"README:{o.command.line}: {o.command.text}\n  {o.status}: {o.detail}" for o in bad
