@@ -75,7 +75,7 @@ SHRINK: dict[str, str] = {
     ".venv/bin/python -m depix.bench --quick": "",  # already its smallest
     ".venv/bin/python -m depix.restore.bench": "--repeats 1",
     ".venv/bin/python -m depix.restore.bench --detection": "--seeds 1",
-    ".venv/bin/python -m depix.bench model=unet_large data.batch_size=32": "--quick",
+    ".venv/bin/python -m depix.bench model=unet_large --batch 32": "--quick",
 }
 
 # Example paths that stand for the user's own file.
@@ -88,6 +88,7 @@ NOT_RUN: dict[str, str] = {
     ".venv/bin/depix-train loss=vgg_imagenet loss.terms.perceptual.weights=/path/vgg16-397923af.pth": "needs torchvision's ImageNet VGG-16 file (528 MB), never downloaded in tests",
     "make install TORCH_INDEX=https://download.pytorch.org/whl/cu128": "installs the CUDA build of torch",
     ".venv/bin/depix-train trainer=gpu": "needs an NVIDIA GPU",
+    ".venv/bin/python -m depix.bench --device cuda --workers 14": "needs an NVIDIA GPU",
     "wandb login": "needs a W&B account",
     '.venv/bin/pip install -e ".[optuna]"': "installs an extra",
     "wandb sweep experiments/sweeps/wandb_lr.yaml": "needs a W&B account",

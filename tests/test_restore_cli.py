@@ -160,8 +160,8 @@ def test_default_output_keeps_a_32_bit_picture(tmp_path, shot, tiny_model, capsy
     [
         (["--box", "1,2,3"], "four integers"),
         (["--box", "a,b,c,d"], "four integers"),
-        (["--block", "1"], "block size must be >= 2"),
-        (["--block", "eight"], "not a whole number"),
+        (["--block", "1"], "cell sizes in px between 2 and 256"),
+        (["--block", "eight"], "must be N or WxH"),
         (["--averaging", "median"], "invalid choice"),
     ],
 )
