@@ -35,14 +35,14 @@ REFERENCE_BOX = MosaicBox(x=760, y=520, w=400, h=40, block=8, offset_y=3, offset
 
 def _default_architecture():
     """The default UNet, untrained, wrapped as a ``LoadedModel`` (timing only)."""
-    import hydra
     from omegaconf import OmegaConf
 
     from depix.models.loading import LoadedModel
+    from depix.models.registry import build_network
     from depix.train import CONFIG_DIR
 
     config = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / "model" / "unet.yaml"))
-    net = hydra.utils.instantiate(config).eval()
+    net = build_network(config).eval()
     return LoadedModel(net=net, config={"model": config}, path=Path("<untrained unet.yaml>"))
 
 
