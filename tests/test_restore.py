@@ -18,7 +18,6 @@ from depix.restore import api
 from depix.restore.cli import EXIT_ERROR, EXIT_NO_REGION, main
 from depix.restore.regrid import Regrid
 from depix.restore.synthetic import MosaicBox, pixelate_boxes, text_canvas
-from depix.restore.tiling import run_tiled
 
 BOX = MosaicBox(120, 60, 320, 40, 8, 3, 5)
 
@@ -140,13 +139,6 @@ def test_depix_restore_is_callable_and_import_stays_light(shot_file, tiny_model)
     assert depix.restore(shot_file, model=tiny_model).regions
     code = "import depix, sys; assert 'torch' not in sys.modules, 'import depix loaded torch'"
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_tiles_blend_to_the_untiled_result():
-    """A pointwise network gives the same output tiled or not: blending weights sum right."""
-    net = torch.nn.Conv2d(3, 3, 1)
-    x = torch.rand(1, 3, 70, 150)
-    torch.testing.assert_close(run_tiled(net, x, tile=32, overlap=8), net(x), atol=1e-5, rtol=0)
 
 
 def test_cli_json_and_given_box(shot_file, tiny_model, tmp_path, capsys):
