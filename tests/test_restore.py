@@ -139,8 +139,24 @@ def test_restore_detects_keeps_outside_and_is_consistent(shot_file, shot, tiny_m
 
 def test_auto_averaging_is_consistent_in_the_averaging_it_chose(shot_file, tiny_model):
     region = api.restore(shot_file, model=tiny_model).regions[0]  # averaging="auto"
-    assert region.averaging in ("srgb", "linear")
+    assert region.averaging in ("srgb", "linear", "center", "corner")
     assert region.consistency_error * 255 <= 1.0
+
+
+def test_auto_with_a_perfect_network_picks_srgb_and_reports_every_averaging(
+    shot_file, shot, clean_canvas
+):
+    """The shot's box holds sRGB means. With the oracle network, auto picks srgb, and the
+    report gives the raw output's gap and the final consistency error for every averaging,
+    so a wrong pick would show (the others are clearly worse here)."""
+    box = (BOX.x, BOX.y, BOX.w, BOX.h)
+    result = api.restore(shot_file, model=oracle_model(shot, clean_canvas), boxes=[box])
+    report = result.regions[0].to_dict()
+    assert report["averaging"] == "srgb"
+    gaps, errors = report["raw_gap_255_by_averaging"], report["consistency_error_255_by_averaging"]
+    assert set(gaps) == set(errors) == {"srgb", "linear", "center", "corner"}
+    assert gaps["srgb"] <= 0.5 and min(gaps["linear"], gaps["center"], gaps["corner"]) > 2.0
+    assert errors["srgb"] <= 1.0 and min(errors["linear"], errors["center"], errors["corner"]) > 5.0
 
 
 def test_without_consistency_the_blocks_are_not_kept(shot_file, shot, tiny_model):

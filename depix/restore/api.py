@@ -17,7 +17,13 @@ from PIL import Image
 
 from depix.callbacks.checkpoint_io import CheckpointLoadError
 from depix.data.folder import open_image, pil_to_rgb
-from depix.restore.consistency import AVERAGING, consistency_error, enforce_consistency
+from depix.restore.consistency import (
+    AVERAGING,
+    HYPOTHESES,
+    averaging_gaps,
+    consistency_error,
+    enforce_consistency,
+)
 from depix.restore.detect import Region, find_regions, grid_in_box
 from depix.restore.image_io import paste_regions
 from depix.restore.regrid import Regrid
@@ -45,11 +51,22 @@ class RestoredRegion:
     consistency_error: float
     averaging: str | None = None  # the averaging the output was made consistent with, if any
     text: str | None = None
+    # The same error for the output pixelated each way of ``HYPOTHESES`` (not only the one
+    # used), and the raw network output's mean cell gap each way (what ``auto`` chose by):
+    # a pick that the evidence hardly separates shows here, in [0, 1] units.
+    consistency_by_averaging: dict[str, float] = field(default_factory=dict)
+    averaging_gaps: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         data = self.region.to_dict()
         data["consistency_error_255"] = round(self.consistency_error * 255, 3)
         data["averaging"] = self.averaging
+        data["consistency_error_255_by_averaging"] = {
+            k: round(v * 255, 3) for k, v in self.consistency_by_averaging.items()
+        }
+        data["raw_gap_255_by_averaging"] = {
+            k: round(v * 255, 3) for k, v in self.averaging_gaps.items()
+        }
         data["text"] = self.text
         return data
 
@@ -123,9 +140,11 @@ def restore_region(
     consistency: bool,
     tile: int,
     averaging: str = "auto",
-) -> tuple[np.ndarray, float, str | None]:
-    """The restored uint8 RGB pixels of ``region``, their consistency error and the
-    averaging they were made consistent with (None without consistency)."""
+) -> tuple[np.ndarray, float, str | None, dict[str, dict[str, float]]]:
+    """The restored uint8 RGB pixels of ``region``, their consistency error, the averaging
+    they were made consistent with (None without consistency) and the evidence: per
+    averaging of ``HYPOTHESES``, the final output's consistency error ("consistency") and
+    the raw output's mean cell gap ("gaps"), all in [0, 1] units."""
     device = next(net.parameters()).device
     margin = max(16, 2 * max(region.grid.block_h, region.grid.block_w))
     height, width = rgb.shape[:2]
@@ -145,16 +164,18 @@ def restore_region(
     window = (slice(None), slice(None), rows, cols)
     reference = crop[window]
     used = None
+    gaps = averaging_gaps(out[window], reference, grid)[0].tolist()
     if consistency:
         out[window], (used,) = enforce_consistency(out[window], reference, grid, averaging)
-    error = consistency_error(
-        out[window].clamp(0, 1).mul(255).round() / 255, reference, grid, used or "srgb"
-    )
+    saved = out[window].clamp(0, 1).mul(255).round() / 255
+    by_averaging = {h: consistency_error(saved, reference, grid, h) for h in HYPOTHESES}
+    error = by_averaging[used or "srgb"]
+    evidence = {"consistency": by_averaging, "gaps": dict(zip(HYPOTHESES, gaps))}
     if region.pitch is not None:
         out = regrid.backward(out)
     out = out[:, :, ry : ry + region.h, rx : rx + region.w]
     pixels = out.clamp(0, 1).mul(255).round().byte()
-    return pixels[0].permute(1, 2, 0).cpu().numpy(), error, used
+    return pixels[0].permute(1, 2, 0).cpu().numpy(), error, used, evidence
 
 
 def restore(
@@ -176,8 +197,9 @@ def restore(
         block: block size to use instead of estimating it.
         consistency: make the output pixelate back to the input blocks.
         averaging: how the input was pixelated, for consistency: 'srgb' (mean of the pixel
-            values), 'linear' (mean in linear light) or 'auto' (per region, whichever the
-            network's output agrees with).
+            values), 'linear' (mean in linear light), 'center' / 'corner' (one sampled
+            pixel per cell: only that pixel is set) or 'auto' (per region, whichever the
+            network's raw output agrees with best; see ``consistency.pick_averaging``).
         read: OCR each restored region (Tesseract), stored in ``RestoredRegion.text``.
         tile: largest tile the network sees at once (memory bound, not a quality knob).
 
@@ -224,9 +246,19 @@ def restore(
     restored_rgb = rgb.copy()
     results = []
     for region in regions:
-        pixels, error, used = restore_region(loaded.net, rgb, region, consistency, tile, averaging)
+        pixels, error, used, evidence = restore_region(
+            loaded.net, rgb, region, consistency, tile, averaging
+        )
         restored_rgb[region.y : region.y + region.h, region.x : region.x + region.w] = pixels
-        results.append(RestoredRegion(region, error, used))
+        results.append(
+            RestoredRegion(
+                region,
+                error,
+                used,
+                consistency_by_averaging=evidence["consistency"],
+                averaging_gaps=evidence["gaps"],
+            )
+        )
     picture = paste_regions(original, restored_rgb, [(r.x, r.y, r.w, r.h) for r in regions])
     timings["restore_s"] = time.perf_counter() - start
 
