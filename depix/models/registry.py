@@ -102,7 +102,8 @@ def build_network(model_config: Mapping[str, Any]) -> nn.Module:
     if not isinstance(target, str) or target not in NETWORKS:
         raise CheckpointLoadError(
             f"refusing to build model _target_ {_describe(target)}: not one of depix's networks "
-            f"({', '.join(NETWORKS)}); a model file may only name those"
+            f"({', '.join(NETWORKS)}), the only ones a model file may name; it cannot be built "
+            f"with this version of depix"
         )
     cls = NETWORKS[target]
     signature = inspect.signature(cls.__init__)
