@@ -28,7 +28,7 @@ from depix.evaluate.runner import Evaluator
 from depix.evaluate.suites import build_suites
 from depix.metrics.ocr import tesseract_available
 from depix.models.loading import load_model
-from depix.restore.consistency import AVERAGING
+from depix.restore.consistency import AVERAGING, HYPOTHESES
 from depix.train import CONFIG_DIR
 
 log = logging.getLogger("depix.eval")
@@ -86,7 +86,9 @@ def describe_model_row(
         chosen = "; ".join(
             f"{mosaic} mosaics "
             + ", ".join(
-                f"{projections.get((mosaic, space), 0)} {space}" for space in ("srgb", "linear")
+                f"{projections.get((mosaic, space), 0)} {space}"
+                for space in HYPOTHESES
+                if space in ("srgb", "linear") or projections.get((mosaic, space))
             )
             for mosaic in mosaics
         )

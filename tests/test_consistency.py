@@ -5,9 +5,12 @@ import torch
 
 from depix.degrade.averaging import pixelate_mode, to_8bit
 from depix.restore.consistency import (
+    HYPOTHESES,
+    averaging_gaps,
     consistency_error,
     enforce_consistency,
     pick_averaging,
+    sample_mask,
 )
 
 GRID = (4, 4, 1, 3)  # block_h, block_w, offset_y, offset_x
@@ -25,10 +28,68 @@ def observed(clean: torch.Tensor, mode: str) -> torch.Tensor:
     return pixelate_mode(clean, mode, *GRID)
 
 
-@pytest.mark.parametrize("mode", ["srgb", "linear"])
-def test_auto_recognises_how_a_perfect_restoration_was_pixelated(mode):
+TRUTH = {
+    "srgb": "srgb",
+    "srgb_trunc": "srgb",
+    "linear": "linear",
+    "center": "center",
+    "corner": "corner",
+}
+
+
+@pytest.mark.parametrize("mode", list(TRUTH))
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_auto_recognises_how_a_perfect_or_noisy_restoration_was_pixelated(mode, noise):
+    """A stub network that returns the true clean image (plus, in the noisy case, 2.5
+    levels of Gaussian noise): every kind of mosaic is recognised."""
     clean = text_like()
-    assert pick_averaging(clean, observed(clean, mode), GRID) == [mode] * 3
+    output = clean + noise * torch.randn(clean.shape, generator=torch.Generator().manual_seed(2))
+    assert pick_averaging(output, observed(clean, mode), GRID) == [TRUTH[mode]] * 3
+    gaps = averaging_gaps(output, observed(clean, mode), GRID)
+    assert gaps.shape == (3, len(HYPOTHESES))
+    assert (gaps[:, HYPOTHESES.index(TRUTH[mode])] <= 3 / 255).all()
+
+
+def test_auto_is_right_on_benchmark_mosaics_of_every_kind():
+    """Test-split text lines degraded exactly as depix-eval does (every averaging mode, on
+    and off the grid, 150 % display scaling, JPEG q75); the stub is the clean line."""
+    from depix.data.synthetic_text import SyntheticTextDataset
+    from depix.evaluate.conditions import Condition, degrade, sample_grid
+
+    lines = SyntheticTextDataset(
+        length=2, size=(40, 160), font_sizes=(24, 24), font_split="test", seed=7
+    )
+    clean = torch.stack([lines[i]["image"] for i in range(2)])
+    wrong = []
+    for mode in TRUTH:
+        for rescale, jpeg in [(1.0, False), (1.5, False), (1.0, True), (1.5, True)]:
+            condition = Condition(
+                block=6, averaging=mode, jpeg=jpeg, offset="random", rescale=rescale
+            )
+            grid = sample_grid(condition, 2, torch.Generator().manual_seed(3))
+            seen = degrade(clean, condition, grid)
+            cells = (6, 6, grid.offset_y, grid.offset_x)
+            picks = pick_averaging(clean, seen, cells)
+            wrong += [(condition.label(), p) for p in picks if p != TRUTH[mode]]
+    assert not wrong
+
+
+@pytest.mark.parametrize("mode", ["center", "corner"])
+def test_sampled_mosaics_are_not_projected_onto_cell_means(mode):
+    """Only the one sampled pixel of each cell may change, and sampling the result gives
+    the observed cells back; a perfect restoration stays as it is."""
+    clean = text_like()
+    seen = observed(clean, mode)
+    out, used = enforce_consistency(clean, seen, GRID, averaging="auto")
+    assert used == [mode] * 3 and (out - clean).abs().max() <= 1 / 255
+    noisy = (
+        clean + 0.2 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
+    ).clamp(0, 1)
+    fixed, _ = enforce_consistency(noisy, seen, GRID, averaging=mode)
+    mask = sample_mask(clean.shape, GRID, mode).expand_as(clean)
+    assert torch.equal(fixed[~mask], noisy[~mask])  # nothing but the sampled pixels moved
+    assert consistency_error(fixed, seen, GRID, mode) <= 1e-6
+    assert consistency_error(fixed, seen, GRID, "srgb") > 10 / 255  # means were not imposed
 
 
 def test_modes_really_differ_on_text():

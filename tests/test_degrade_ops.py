@@ -217,11 +217,24 @@ def test_rescale_matches_per_sample_resize():
 
 
 def test_rescale_of_a_mosaic_blurs_cell_edges_but_keeps_alignment():
-    x = mosaic(eight_bit(1, 3, 48, 96).float(), 8)
+    """Black/white 8 px cells seen at 150 % (bilinear up, back down): cell interiors keep
+    their colour, the pixels at cell edges mix with the neighbour, and the result lines up
+    with the input better than any one-pixel shift of it. A constant grey, a shifted or an
+    unchanged output each fail one of these."""
+    cells = (torch.rand(1, 3, 6, 12, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    x = cells.repeat_interleave(8, 2).repeat_interleave(8, 3)
     op = Rescale(p=1.0, factors=[1.5], modes=["bilinear"], down_p=0.0)
     out, _ = _run(op, x)
     assert out.shape == x.shape
-    assert 0 < (out - x).abs().mean() < 0.1  # changed, yet the same picture in place
+    rows, cols = torch.arange(48) % 8, torch.arange(96) % 8
+    inner = ((rows >= 2) & (rows <= 5))[:, None] & ((cols >= 2) & (cols <= 5))[None, :]
+    edge = ((rows == 0) | (rows == 7))[:, None] | ((cols == 0) | (cols == 7))[None, :]
+    change = (out - x).abs()
+    assert float(change[..., inner].max()) <= 0.01  # interiors keep their colour
+    assert float(change[..., edge].mean()) > 0.03  # edges are blurred
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    error = {s: float((out.roll(s, (-2, -1)) - x).abs().mean()) for s in shifts}
+    assert min(error, key=error.get) == (0, 0), error
 
 
 def _pil_jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:

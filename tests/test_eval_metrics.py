@@ -172,3 +172,25 @@ def test_nice_ticks_are_round_and_cover_the_range():
 
     assert nice_ticks(0.0, 1.07) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert nice_ticks(0.125, 0.75) == [0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+
+
+def test_ocr_scores_read_each_image_against_its_own_text():
+    """Real Tesseract on two rendered lines: each reading scores against its own line (low
+    CER), not its neighbour's (high CER), so the scores belong to the right crop."""
+    from depix.data.render import LineStyle, render_line
+    from depix.metrics.ocr import tesseract_available
+
+    if not tesseract_available():
+        pytest.skip("Tesseract is not installed")
+    from depix.data.fonts import discover_fonts
+
+    style = LineStyle(discover_fonts("test")[0], 28, (20, 20, 20), (255, 255, 255), 8, 0)
+    pictures = [render_line(t, style, 48, 360) for t in ("quick brown fox 42", "Lazy dog jumps 7")]
+    texts = [shown for _, shown in pictures]
+    images = torch.stack(
+        [torch.from_numpy(np.asarray(p).copy()).permute(2, 0, 1).float() / 255 for p, _ in pictures]
+    )
+    readings, own, _ = ocr_scores(images, texts)
+    _, swapped, _ = ocr_scores(images, texts[::-1])
+    assert max(own) <= 0.2, readings
+    assert min(swapped) >= 0.6, readings

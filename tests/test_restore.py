@@ -18,7 +18,6 @@ from depix.restore import api
 from depix.restore.cli import EXIT_ERROR, EXIT_NO_REGION, main
 from depix.restore.regrid import Regrid
 from depix.restore.synthetic import MosaicBox, pixelate_boxes, text_canvas
-from depix.restore.tiling import run_tiled
 
 BOX = MosaicBox(120, 60, 320, 40, 8, 3, 5)
 
@@ -37,8 +36,56 @@ def tiny_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def shot() -> np.ndarray:
-    return pixelate_boxes(text_canvas(560, 180, seed=11), [BOX])
+def clean_canvas() -> np.ndarray:
+    return text_canvas(560, 180, seed=11)
+
+
+@pytest.fixture(scope="session")
+def shot(clean_canvas) -> np.ndarray:
+    return pixelate_boxes(clean_canvas, [BOX])
+
+
+class Oracle(torch.nn.Module):
+    """A stub model that returns the true clean pixels of whatever crop of ``pixelated`` it
+    is given (found by exact match), optionally plus seeded noise: restoration with a
+    perfect (or a noisy) network, so tests can check what restore() does around it."""
+
+    def __init__(self, pixelated: np.ndarray, clean: np.ndarray, noise: float = 0.0) -> None:
+        super().__init__()
+        self.pixelated, self.clean, self.noise = pixelated, clean, noise
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # restore() asks for the device
+
+    def locate(self, crop: np.ndarray) -> tuple[int, int]:
+        h, w = crop.shape[:2]
+        first = crop[0].tobytes()
+        for y in range(self.pixelated.shape[0] - h + 1):
+            row = self.pixelated[y].tobytes()
+            at = row.find(first)
+            while at >= 0:
+                if at % 3 == 0 and np.array_equal(
+                    self.pixelated[y : y + h, at // 3 : at // 3 + w], crop
+                ):
+                    return y, at // 3
+                at = row.find(first, at + 1)
+        raise AssertionError("the oracle was given pixels that are not in the screenshot")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        crop = (x[0].permute(1, 2, 0) * 255).round().byte().numpy()
+        y, x0 = self.locate(crop)
+        h, w = crop.shape[:2]
+        out = torch.from_numpy(self.clean[y : y + h, x0 : x0 + w].copy()).permute(2, 0, 1)
+        out = out[None].float() / 255
+        if self.noise:
+            g = torch.Generator().manual_seed(0)
+            out = out + self.noise * torch.randn(out.shape, generator=g)
+        return out
+
+
+def oracle_model(pixelated: np.ndarray, clean: np.ndarray, noise: float = 0.0):
+    from depix.models.loading import LoadedModel
+
+    net = Oracle(pixelated, clean, noise)
+    return LoadedModel(net=net, config={"model": {}}, path=__import__("pathlib").Path("<oracle>"))
 
 
 @pytest.fixture
@@ -92,8 +139,24 @@ def test_restore_detects_keeps_outside_and_is_consistent(shot_file, shot, tiny_m
 
 def test_auto_averaging_is_consistent_in_the_averaging_it_chose(shot_file, tiny_model):
     region = api.restore(shot_file, model=tiny_model).regions[0]  # averaging="auto"
-    assert region.averaging in ("srgb", "linear")
+    assert region.averaging in ("srgb", "linear", "center", "corner")
     assert region.consistency_error * 255 <= 1.0
+
+
+def test_auto_with_a_perfect_network_picks_srgb_and_reports_every_averaging(
+    shot_file, shot, clean_canvas
+):
+    """The shot's box holds sRGB means. With the oracle network, auto picks srgb, and the
+    report gives the raw output's gap and the final consistency error for every averaging,
+    so a wrong pick would show (the others are clearly worse here)."""
+    box = (BOX.x, BOX.y, BOX.w, BOX.h)
+    result = api.restore(shot_file, model=oracle_model(shot, clean_canvas), boxes=[box])
+    report = result.regions[0].to_dict()
+    assert report["averaging"] == "srgb"
+    gaps, errors = report["raw_gap_255_by_averaging"], report["consistency_error_255_by_averaging"]
+    assert set(gaps) == set(errors) == {"srgb", "linear", "center", "corner"}
+    assert gaps["srgb"] <= 0.5 and min(gaps["linear"], gaps["center"], gaps["corner"]) > 2.0
+    assert errors["srgb"] <= 1.0 and min(errors["linear"], errors["center"], errors["corner"]) > 5.0
 
 
 def test_without_consistency_the_blocks_are_not_kept(shot_file, shot, tiny_model):
@@ -143,13 +206,6 @@ def test_depix_restore_is_callable_and_import_stays_light(shot_file, tiny_model)
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_tiles_blend_to_the_untiled_result():
-    """A pointwise network gives the same output tiled or not: blending weights sum right."""
-    net = torch.nn.Conv2d(3, 3, 1)
-    x = torch.rand(1, 3, 70, 150)
-    torch.testing.assert_close(run_tiled(net, x, tile=32, overlap=8), net(x), atol=1e-5, rtol=0)
-
-
 def test_cli_json_and_given_box(shot_file, tiny_model, tmp_path, capsys):
     out = tmp_path / "out.png"
     box = f"{BOX.x},{BOX.y},{BOX.w},{BOX.h}"
@@ -168,42 +224,88 @@ def test_cli_json_and_given_box(shot_file, tiny_model, tmp_path, capsys):
     assert report["timings"]["detect_s"] >= 0 and out.is_file()
 
 
-def test_cli_read_reports_text_or_says_tesseract_is_missing(
-    shot_file, tiny_model, tmp_path, capsys
-):
-    from depix.metrics.ocr import tesseract_available
+def test_read_ocrs_exactly_the_restored_box(shot_file, shot, clean_canvas, monkeypatch):
+    """--read hands Tesseract the restored pixels of the box (not the input, not another
+    crop); with a perfect restoration (the oracle) it reads what the clean box reads."""
+    from depix.metrics import ocr
 
+    given = []
+    monkeypatch.setattr(ocr, "tesseract_available", lambda: True)
+    monkeypatch.setattr(ocr, "read_line", lambda pixels: given.append(pixels.copy()) or "text")
+    box = (BOX.x, BOX.y, BOX.w, BOX.h)
+    result = api.restore(
+        shot_file, model=oracle_model(shot, clean_canvas), boxes=[box], consistency=False, read=True
+    )
+    (pixels,) = given
+    inside = np.s_[BOX.y : BOX.y + BOX.h, BOX.x : BOX.x + BOX.w]
+    np.testing.assert_array_equal(pixels, np.asarray(result.image)[inside])
+    np.testing.assert_array_equal(pixels, clean_canvas[inside])
+    assert result.regions[0].text == "text"
+
+
+def test_read_with_tesseract_reads_the_clean_text_of_the_box(shot_file, shot, clean_canvas):
+    from depix.metrics.ocr import read_line, tesseract_available
+
+    if not tesseract_available():
+        pytest.skip("Tesseract is not installed")
+    box = (BOX.x, BOX.y, BOX.w, BOX.h)
+    result = api.restore(
+        shot_file, model=oracle_model(shot, clean_canvas), boxes=[box], consistency=False, read=True
+    )
+    inside = np.s_[BOX.y : BOX.y + BOX.h, BOX.x : BOX.x + BOX.w]
+    truth = read_line(clean_canvas[inside])
+    assert len(truth) >= 5  # the box holds readable text
+    assert result.regions[0].text == truth
+    assert read_line(shot[inside]) != truth  # the pixelated box would read differently
+
+
+def test_cli_read_says_when_tesseract_is_missing(
+    shot_file, tiny_model, tmp_path, capsys, monkeypatch
+):
+    from depix.metrics import ocr
+
+    monkeypatch.setattr(ocr, "tesseract_available", lambda: False)
     code = main(
-        [
-            str(shot_file),
-            "-o",
-            str(tmp_path / "o.png"),
-            "--ckpt",
-            str(tiny_model),
-            "--read",
-            "--json",
-        ]
+        [str(shot_file), "-o", str(tmp_path / "o.png"), "--ckpt", str(tiny_model)]
+        + ["--read", "--json"]
     )
     captured = capsys.readouterr()
-    text = json.loads(captured.out)["regions"][0]["text"]
-    if tesseract_available():
-        assert isinstance(text, str)
-    else:
-        assert text is None and "Tesseract is not installed" in captured.err
-    assert code == 0
+    assert code == 0 and json.loads(captured.out)["regions"][0]["text"] is None
+    assert "Tesseract is not installed" in captured.err
+
+
+def _in_mode(shot: np.ndarray, mode: str) -> Image.Image:
+    image = Image.fromarray(shot)
+    if mode == "I;16":
+        return Image.fromarray(np.asarray(image.convert("L"), dtype=np.uint16) * 257)
+    if mode in ("LA", "RGBA"):
+        image = image.convert(mode)
+        image.putalpha(Image.linear_gradient("L").resize(image.size))
+        return image
+    return image.convert(mode)
+
+
+@pytest.fixture(scope="module")
+def restored_rgb(shot, tiny_model):
+    """The RGB restoration of each mode's pixels as the model sees them (pil_to_rgb)."""
+    from depix.data.folder import pil_to_rgb
+
+    box = (BOX.x, BOX.y, BOX.w, BOX.h)
+
+    def restore(mode: str) -> np.ndarray:
+        rgb = Image.fromarray(pil_to_rgb(_in_mode(shot, mode)))
+        return np.asarray(api.restore(rgb, model=tiny_model, boxes=[box]).image)
+
+    return restore
 
 
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK"])
-def test_every_mode_keeps_size_mode_alpha_and_outside_pixels(mode, shot, tiny_model, tmp_path):
-    image = Image.fromarray(shot)
-    if mode == "I;16":
-        image = Image.fromarray(np.asarray(image.convert("L"), dtype=np.uint16) * 257)
-    elif mode in ("LA", "RGBA"):
-        image = image.convert(mode)
-        alpha = Image.linear_gradient("L").resize(image.size)
-        image.putalpha(alpha)
-    else:
-        image = image.convert(mode)
+def test_every_mode_keeps_size_mode_alpha_and_outside_pixels(
+    mode, shot, tiny_model, tmp_path, restored_rgb
+):
+    """Outside the box: bit-identical. Inside: the RGB restoration, written in the mode
+    (checked against each mode's own meaning, not against the code that converts)."""
+    image = _in_mode(shot, mode)
     assert image.mode == mode
     src = tmp_path / ("in.tif" if mode == "CMYK" else "in.png")
     image.save(src)
@@ -221,6 +323,33 @@ def test_every_mode_keeps_size_mode_alpha_and_outside_pixels(mode, shot, tiny_mo
         np.testing.assert_array_equal(
             np.asarray(after.getchannel("A")), np.asarray(before.getchannel("A"))
         )
+
+    inside = np.s_[BOX.y : BOX.y + BOX.h, BOX.x : BOX.x + BOX.w]
+    want = restored_rgb(mode)[inside].astype(np.float64)
+    input_rgb = np.asarray(Image.fromarray(shot))[inside].astype(np.float64)
+    assert np.abs(want - input_rgb).mean() > 1.0  # the restoration changed the box
+    grey = want @ np.array([0.299, 0.587, 0.114])  # ITU-R 601-2 luma, as Pillow's "L"
+    if mode in ("RGB", "RGBA", "CMYK"):
+        got = np.asarray(after.convert("RGB") if mode == "CMYK" else after)[inside][..., :3]
+        np.testing.assert_array_equal(got, want)
+    elif mode in ("L", "LA"):
+        got = np.asarray(after.getchannel("L"))[inside]
+        assert np.abs(got - grey).max() <= 1.0
+    elif mode == "I;16":
+        got = np.asarray(after)[inside] / 257
+        assert np.abs(got - grey).max() <= 1.0
+    elif mode == "1":
+        got = np.asarray(after)[inside]
+        ambiguous = np.abs(grey - 127.5) < 1.0  # rounding of the luma decides these
+        np.testing.assert_array_equal(got[~ambiguous], grey[~ambiguous] >= 128)
+    else:  # "P": (about) the nearest colour of the input's palette
+        palette = np.asarray(before.getpalette(), dtype=np.float64).reshape(-1, 3)
+        got = palette[np.asarray(after)[inside]]
+        gaps = ((want[..., None, :] - palette) ** 2).sum(-1)
+        # Pillow's palette lookup is close to, not exactly, the nearest colour: allow 16
+        # levels further than the nearest, in Euclidean RGB distance.
+        excess = np.sqrt(((got - want) ** 2).sum(-1)) - np.sqrt(gaps.min(-1))
+        assert excess.max() <= 16
 
 
 def run_cli(argv, capsys) -> tuple[int, str]:

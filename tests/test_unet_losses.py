@@ -60,8 +60,42 @@ def test_perceptual_clear_errors(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(RuntimeError, match="could not load ImageNet VGG-16 weights"):
         PerceptualLoss(weights="imagenet", width=1.0)
     with pytest.raises(ValueError, match="unknown VGG-16 layers"):
         PerceptualLoss(layer_weights={"relu9_9": 1.0})
+
+
+def _fake_vgg_file(path) -> None:
+    full = vgg16_features(1.0, last=3)
+    torch.save({f"features.{k}": torch.randn_like(v) for k, v in full.state_dict().items()}, path)
+
+
+def test_imagenet_vgg_file_must_match_torchvisions_hash(tmp_path, monkeypatch):
+    """Never downloads: the download is replaced by a writer of a wrong file. A file whose
+    SHA-256 does not start with torchvision's published prefix is refused, whether it was
+    just downloaded (download_url_to_file is asked to check it) or found in the cache."""
+    import depix.losses.perceptual as perceptual
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    asked = {}
+
+    def fake_download(url, dst, hash_prefix=None, progress=True):
+        asked.update(url=url, hash_prefix=hash_prefix)
+        _fake_vgg_file(dst)  # what a tampering mirror would serve, were the check skipped
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
+    cached = tmp_path / "torch/hub/checkpoints/vgg16-397923af.pth"
+    with pytest.raises(RuntimeError, match=r"SHA-256 starts [0-9a-f]{8}, expected 397923af"):
+        PerceptualLoss(weights="imagenet", width=1.0, layer_weights={"relu1_2": 1.0})
+    assert asked == {"url": perceptual.VGG16_URL, "hash_prefix": "397923af"}
+    assert cached.is_file()  # a cached impostor is refused on every later use, too
+    with pytest.raises(RuntimeError, match="delete it"):
+        PerceptualLoss(weights="imagenet", width=1.0, layer_weights={"relu1_2": 1.0})
+    # A cached file with the expected hash loads (prefix set to this fake file's hash).
+    monkeypatch.setattr(perceptual, "VGG16_SHA256_PREFIX", perceptual.sha256_of(cached)[:8])
+    loss = PerceptualLoss(weights="imagenet", width=1.0, layer_weights={"relu1_2": 1.0})
+    state = torch.load(cached, weights_only=True)
+    torch.testing.assert_close(loss.features[0].weight, state["features.0.weight"])

@@ -4,7 +4,8 @@ Weights, in order of preference:
   * ``weights: <path>``: a VGG-16 state dict in torchvision's format (``vgg16-397923af.pth``
     or the full model's state dict; only ``features.*`` is used);
   * ``weights: imagenet``: that file from ``$TORCH_HOME``'s hub cache, downloaded when online;
-    a clear error when it is neither cached nor downloadable;
+    a clear error when it is neither cached nor downloadable, and the file (new or cached)
+    must match the SHA-256 prefix torchvision publishes in its name (``397923af``);
   * ``weights: random`` (offline default): a seeded, randomly initialised VGG-style network.
     Random conv features still respond to edges and strokes at several scales, which is what
     text needs; see Liu et al., "Generic Perceptual Loss for Modeling Structured Output
@@ -13,6 +14,7 @@ Weights, in order of preference:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -21,6 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
+# torchvision names its files <name>-<first 8 hex digits of the file's SHA-256>.pth.
+VGG16_SHA256_PREFIX = "397923af"
 # torchvision's vgg16 "features": conv widths, "M" = max-pool.
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -54,31 +58,72 @@ def vgg16_features(width: float = 1.0, last: int | None = None) -> nn.Sequential
     return nn.Sequential(*(layers[: last + 1] if last is not None else layers))
 
 
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in 1 MB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hub_cache_dir() -> Path:
+    """``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch``), where torch.hub keeps files."""
+    return Path(os.environ.get("TORCH_HOME", Path.home() / ".cache/torch")) / "hub/checkpoints"
+
+
+def imagenet_vgg16_file() -> Path:
+    """The ImageNet VGG-16 file, from the hub cache or downloaded once, hash-checked.
+
+    The download goes to a temporary file and is only moved into the cache when its SHA-256
+    starts with ``VGG16_SHA256_PREFIX`` (``torch.hub.download_url_to_file``); a file already
+    in the cache is checked the same way, since anyone could have put it there.
+
+    Raises:
+        RuntimeError: the file is neither cached nor downloadable (offline), or its hash
+            does not match (one line naming the file, telling to delete it).
+    """
+    cached = hub_cache_dir() / Path(VGG16_URL).name
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(
+                VGG16_URL, str(cached), hash_prefix=VGG16_SHA256_PREFIX, progress=False
+            )
+        except Exception as error:  # offline, proxy, partial download, wrong hash...
+            raise RuntimeError(
+                f"could not load ImageNet VGG-16 weights: {cached} is not there and downloading "
+                f"{VGG16_URL} failed ({type(error).__name__}: {str(error).splitlines()[0]}). "
+                f"Download that file elsewhere and set "
+                f"loss.terms.perceptual.weights=/path/to/vgg16-397923af.pth, or use weights=random."
+            ) from error
+    digest = sha256_of(cached)
+    if not digest.startswith(VGG16_SHA256_PREFIX):
+        raise RuntimeError(
+            f"{cached} is not torchvision's VGG-16 file: its SHA-256 starts {digest[:8]}, "
+            f"expected {VGG16_SHA256_PREFIX}; delete it (it will be downloaded again) or pass "
+            f"a file you trust with loss.terms.perceptual.weights=/path"
+        )
+    return cached
+
+
 def resolve_vgg_weights(weights: str) -> dict[str, torch.Tensor]:
-    """Load ImageNet VGG-16 weights from a path, or the hub cache / download for ``imagenet``."""
-    if weights != "imagenet":
+    """VGG-16 ``features`` weights (state dict without the ``features.`` prefix).
+
+    ``weights`` is a path to a VGG-16 state dict in torchvision's format, or ``imagenet``
+    (``imagenet_vgg16_file``). Both are read with weights-only unpickling. Raises
+    ``FileNotFoundError`` for a missing path and ``RuntimeError`` as ``imagenet_vgg16_file``.
+    """
+    if weights == "imagenet":
+        path = imagenet_vgg16_file()
+    else:
         path = Path(weights).expanduser()
         if not path.is_file():
             raise FileNotFoundError(
                 f"perceptual loss weights file {path} does not exist; pass a VGG-16 state dict "
                 f"in torchvision's format, 'imagenet' to download it, or 'random' to work offline"
             )
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    else:
-        hub_dir = (
-            Path(os.environ.get("TORCH_HOME", Path.home() / ".cache/torch")) / "hub/checkpoints"
-        )
-        cached = hub_dir / Path(VGG16_URL).name
-        try:
-            state = torch.hub.load_state_dict_from_url(
-                VGG16_URL, map_location="cpu", progress=False
-            )
-        except Exception as error:  # offline, proxy, partial download...
-            raise RuntimeError(
-                f"could not load ImageNet VGG-16 weights: {cached} is not there and downloading "
-                f"{VGG16_URL} failed ({error}). Download that file elsewhere and set "
-                f"loss.terms.perceptual.weights=/path/to/vgg16-397923af.pth, or use weights=random."
-            ) from error
+    state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state)
     return {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
 

@@ -1,1 +1,1 @@
-"""Metrics beyond torchmetrics' image metrics: OCR readability."""
+"""Metrics beyond torchmetrics' image metrics: OCR readability; float32 metric updates."""

@@ -1,6 +1,8 @@
 """Load a trained network for evaluation or restoration, from the run's own saved config.
 
-Two file kinds are accepted, both read with weights-only unpickling:
+Two file kinds are accepted, both read with weights-only unpickling (no pickled code) and
+rebuilt with ``depix.models.registry.build_network`` (no ``_target_`` from the file is ever
+instantiated: only depix's own network classes, with plain keyword arguments):
   * a Lightning checkpoint written by ``depix-train`` (``state_dict`` + ``depix_config``);
   * an exported model (``export_model``): ``{"format": "depix-model", "config", "state_dict"}``,
     a few MB, what the package ships.
@@ -13,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hydra
 import torch
 from torch import nn
 
 from depix.callbacks.checkpoint_io import CheckpointLoadError, load_checkpoint_file
+from depix.models.registry import build_network
 
 EXPORT_FORMAT = "depix-model"
 
@@ -55,26 +57,46 @@ def net_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {k[len("net.") :]: v for k, v in state.items() if k.startswith("net.")}
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the network from the config stored with it and load its weights."""
-    file = resolve_checkpoint(path)
-    checkpoint = load_checkpoint_file(file)
+def stored_config(checkpoint: dict[str, Any], file: Path) -> dict[str, Any]:
+    """The run config a checkpoint (``depix_config``) or exported model (``config``) carries.
+
+    Raises ``CheckpointLoadError`` when there is none or it has no ``model`` entry.
+    """
     config = (
         checkpoint.get("config")
         if checkpoint.get("format") == EXPORT_FORMAT
         else checkpoint.get("depix_config")
     )
-    if not config or "model" not in config:
+    if not isinstance(config, dict) or "model" not in config:
         raise CheckpointLoadError(
             f"{file} carries no depix config (was it written by depix-train?); cannot rebuild its network"
         )
+    return config
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the network from the config stored with it and load its weights.
+
+    Args:
+        path: a checkpoint, an exported model or a run folder (see ``resolve_checkpoint``).
+        device: where the network is put (weights are read to the CPU first).
+
+    Returns:
+        The network in eval mode, float32 weights, and the file's config.
+
+    Raises:
+        CheckpointLoadError: a one-line message naming the file when it is missing,
+            unreadable, has no config, names a network outside ``registry.NETWORKS`` or
+            arguments that are not plain data (nothing from the file is run), or its weights
+            do not fit the network.
+    """
+    file = resolve_checkpoint(path)
+    checkpoint = load_checkpoint_file(file)
+    config = stored_config(checkpoint, file)
     try:
-        net = hydra.utils.instantiate(config["model"])
-    except Exception as error:
-        raise CheckpointLoadError(
-            f"{file}: its saved model config cannot be built with this version of depix "
-            f"({type(error).__name__}: {error})"
-        ) from error
+        net = build_network(config["model"])
+    except CheckpointLoadError as error:
+        raise CheckpointLoadError(f"{file}: {error}") from error
     try:
         state = {
             k: v.float() if v.is_floating_point() else v
@@ -82,8 +104,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         }
         net.load_state_dict(state, strict=True)
     except Exception as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointLoadError(
-            f"{file}: its weights do not fit the network its config describes ({error})"
+            f"{file}: its weights do not fit the network its config describes ({first})"
         ) from error
     return LoadedModel(net=net.to(device).eval(), config=config, path=file)
 
@@ -93,9 +116,13 @@ def init_weights(net: nn.Module, path: str | Path) -> Path:
 
     EMA weights are taken when the source has them (what evaluation would load). The source's
     network must have the same shape as ``net``: a mismatch is a one-line error, not a
-    partial load.
+    partial load. The source is built like ``load_model`` does (allowlisted networks only).
+    Raises ``CheckpointLoadError`` (one line, starting ``init_from=<path>``).
     """
-    source = load_model(path)
+    try:
+        source = load_model(path)
+    except CheckpointLoadError as error:
+        raise CheckpointLoadError(f"init_from={path}: {error}") from error
     try:
         net.load_state_dict(source.net.state_dict(), strict=True)
     except RuntimeError as error:
@@ -109,13 +136,19 @@ def init_weights(net: nn.Module, path: str | Path) -> Path:
 
 
 def export_model(checkpoint_path: str | Path, out: str | Path, half: bool = False) -> Path:
-    """Write the small inference file (config + network weights, optionally float16)."""
+    """Write the small inference file (config + network weights, optionally float16).
+
+    The source is first loaded as ``load_model`` would (same checks), so a file whose config
+    names anything but a depix network, or whose weights do not fit it, is never exported.
+    Raises ``CheckpointLoadError`` (one line) in those cases.
+    """
     file = resolve_checkpoint(checkpoint_path)
+    load_model(file)  # refuses what could not be loaded later
     checkpoint = load_checkpoint_file(file)
     state = net_state_dict(checkpoint)
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    config = checkpoint.get("depix_config") or checkpoint.get("config")
+    config = stored_config(checkpoint, file)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -13,6 +13,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from depix.losses.composite import CompositeLoss
+from depix.metrics.precision import compute_float32, update_float32
 from depix.models.schedules import time_budget_progress
 
 
@@ -32,6 +33,8 @@ class DepixModule(pl.LightningModule):
 
     Every validation logs the restored image's PSNR/SSIM (``val/psnr``) next to the same
     metrics of the pixelated input itself (``val/psnr_input``), so the gain is always visible.
+    Metrics are updated in float32 outside autocast (``update_float32``), so they are the
+    same under ``bf16-mixed`` as under ``32-true`` for the same predictions.
 
     ``run_config`` (the composed Hydra config, set by the training script) is stored in
     every checkpoint, so evaluation and restoration rebuild the exact network of the run.
@@ -75,8 +78,9 @@ class DepixModule(pl.LightningModule):
         self, batch: dict, restored: MetricCollection, inputs: MetricCollection
     ) -> torch.Tensor:
         pred = self.net(batch["input"]).clamp(0, 1)
-        restored.update(pred, batch["image"])
-        inputs.update(batch["input"], batch["image"])
+        # In float32 outside autocast: bf16 SSIM/PSNR are wrong (depix.metrics.precision).
+        update_float32(restored, pred, batch["image"])
+        update_float32(inputs, batch["input"], batch["image"])
         return pred
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -86,8 +90,9 @@ class DepixModule(pl.LightningModule):
         self._eval_step(batch, self.test_restored, self.test_input)
 
     def _log_epoch(self, restored: MetricCollection, inputs: MetricCollection) -> None:
-        values = restored.compute()
-        values.update({f"{k}_input": v for k, v in inputs.compute().items()})
+        device_type = self.device.type
+        values = compute_float32(restored, device_type)
+        values.update({f"{k}_input": v for k, v in compute_float32(inputs, device_type).items()})
         self.log_dict(values, prog_bar=False, sync_dist=True)
         restored.reset()
         inputs.reset()

@@ -99,13 +99,32 @@ class UNet(nn.Module):
         nn.init.normal_(self.head[0].weight, std=1e-3)  # start close to the identity map
         nn.init.zeros_(self.head[0].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def input_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Per-sample, per-channel (mean, scale) of ``x`` (B, C, H, W) that ``forward``
+        normalises with, each (B, C, 1, 1); None when ``normalize_input`` is off.
+
+        A tiled run computes them once on the whole image and passes them to every tile
+        (``forward(tile, stats=...)``), so all tiles see the normalisation the whole image
+        would get (``depix.restore.tiling``).
+        """
+        if not self.normalize_input:
+            return None
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        return mean, x.std(dim=(2, 3), keepdim=True).clamp_min(0.02)
+
+    def forward(
+        self, x: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """The restored batch, same shape as ``x`` (B, C, H, W), any H and W.
+
+        ``stats``: the (mean, scale) of ``input_stats`` to normalise with instead of ``x``'s
+        own (tiling); ignored when ``normalize_input`` is off.
+        """
         h, w = x.shape[-2:]
         pad_h, pad_w = (-h) % self.multiple, (-w) % self.multiple
         scale = 1.0
         if self.normalize_input:
-            mean = x.mean(dim=(2, 3), keepdim=True)
-            scale = x.std(dim=(2, 3), keepdim=True).clamp_min(0.02)
+            mean, scale = stats if stats is not None else self.input_stats(x)
             x_in = (x - mean) / scale
         else:
             x_in = x

@@ -17,7 +17,13 @@ from PIL import Image
 
 from depix.callbacks.checkpoint_io import CheckpointLoadError
 from depix.data.folder import open_image, pil_to_rgb
-from depix.restore.consistency import AVERAGING, consistency_error, enforce_consistency
+from depix.restore.consistency import (
+    AVERAGING,
+    HYPOTHESES,
+    averaging_gaps,
+    consistency_error,
+    enforce_consistency,
+)
 from depix.restore.detect import Region, find_regions, grid_in_box, pitch_of
 from depix.restore.evidence import text_height
 from depix.restore.image_io import paste_regions
@@ -51,11 +57,22 @@ class RestoredRegion:
     # when the region was left as it is (beyond what any rescale can help).
     restored_at: tuple[int, int] | None = None
     restored: bool = True
+    # The same error for the output pixelated each way of ``HYPOTHESES`` (not only the one
+    # used), and the raw network output's mean cell gap each way (what ``auto`` chose by):
+    # a pick that the evidence hardly separates shows here, in [0, 1] units.
+    consistency_by_averaging: dict[str, float] = field(default_factory=dict)
+    averaging_gaps: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         data = self.region.to_dict()
         data["consistency_error_255"] = round(self.consistency_error * 255, 3)
         data["averaging"] = self.averaging
+        data["consistency_error_255_by_averaging"] = {
+            k: round(v * 255, 3) for k, v in self.consistency_by_averaging.items()
+        }
+        data["raw_gap_255_by_averaging"] = {
+            k: round(v * 255, 3) for k, v in self.averaging_gaps.items()
+        }
         data["text"] = self.text
         data["restored_at"] = list(self.restored_at) if self.restored_at else None
         data["restored"] = self.restored
@@ -159,9 +176,11 @@ def restore_region(
     tile: int,
     averaging: str = "auto",
     normalise: bool = True,
-) -> tuple[np.ndarray, float, str | None]:
-    """The restored uint8 RGB pixels of ``region``, their consistency error and the
-    averaging they were made consistent with (None without consistency).
+) -> tuple[np.ndarray, float, str | None, dict[str, dict[str, float]]]:
+    """The restored uint8 RGB pixels of ``region``, their consistency error, the averaging
+    they were made consistent with (None without consistency) and the evidence: per
+    averaging of ``HYPOTHESES``, the final output's consistency error ("consistency") and
+    the raw output's mean cell gap ("gaps"), all in [0, 1] units.
 
     A region off whole pixels, or outside the trained scale (``target_blocks``), is resampled
     onto integer cells in range (``regrid.Regrid``), restored there and mapped back."""
@@ -185,16 +204,18 @@ def restore_region(
     window = (slice(None), slice(None), rows, cols)
     reference = crop[window]
     used = None
+    gaps = averaging_gaps(out[window], reference, grid)[0].tolist()
     if consistency:
         out[window], (used,) = enforce_consistency(out[window], reference, grid, averaging)
-    error = consistency_error(
-        out[window].clamp(0, 1).mul(255).round() / 255, reference, grid, used or "srgb"
-    )
+    saved = out[window].clamp(0, 1).mul(255).round() / 255
+    by_averaging = {h: consistency_error(saved, reference, grid, h) for h in HYPOTHESES}
+    error = by_averaging[used or "srgb"]
+    evidence = {"consistency": by_averaging, "gaps": dict(zip(HYPOTHESES, gaps))}
     if blocks is not None:
         out = regrid.backward(out)
     out = out[:, :, ry : ry + region.h, rx : rx + region.w]
     pixels = out.clamp(0, 1).mul(255).round().byte()
-    return pixels[0].permute(1, 2, 0).cpu().numpy(), error, used
+    return pixels[0].permute(1, 2, 0).cpu().numpy(), error, used, evidence
 
 
 def restore(
@@ -219,8 +240,9 @@ def restore(
             (height, width) in px; fractional sizes allowed (cells fitted to a selection).
         consistency: make the output pixelate back to the input blocks.
         averaging: how the input was pixelated, for consistency: 'srgb' (mean of the pixel
-            values), 'linear' (mean in linear light) or 'auto' (per region, whichever the
-            network's output agrees with).
+            values), 'linear' (mean in linear light), 'center' / 'corner' (one sampled
+            pixel per cell: only that pixel is set) or 'auto' (per region, whichever the
+            network's raw output agrees with best; see ``consistency.pick_averaging``).
         read: OCR each restored region (Tesseract), stored in ``RestoredRegion.text``.
         tile: largest tile the network sees at once (memory bound, not a quality knob).
         min_confidence: detected regions below this detection confidence (0-1) are
@@ -289,12 +311,20 @@ def restore(
             )
             results.append(RestoredRegion(region, 0.0, None, restored=False))
             continue
-        pixels, error, used = restore_region(
+        pixels, error, used, evidence = restore_region(
             loaded.net, rgb, region, consistency, tile, averaging, normalise
         )
         restored_rgb[region.y : region.y + region.h, region.x : region.x + region.w] = pixels
-        at = target_blocks(region, normalise)
-        results.append(RestoredRegion(region, error, used, restored_at=at))
+        results.append(
+            RestoredRegion(
+                region,
+                error,
+                used,
+                restored_at=target_blocks(region, normalise),
+                consistency_by_averaging=evidence["consistency"],
+                averaging_gaps=evidence["gaps"],
+            )
+        )
     done = [item.region for item in results if item.restored]
     picture = paste_regions(original, restored_rgb, [(r.x, r.y, r.w, r.h) for r in done])
     timings["restore_s"] = time.perf_counter() - start

@@ -6,6 +6,7 @@ of ``--repeats`` runs after one warm-up). ``bench_restore()`` is what ``make ben
 
     python -m depix.restore.bench [--ckpt PATH] [--repeats 5] [--threads 2]
     python -m depix.restore.bench --detection [--seeds 8]
+    python -m depix.restore.bench --averaging [--benchmark text,realism] [--limit N] [--no-model]
 
 ``--detection`` instead measures how often detection gets the box and its grid right on
 generated screenshots (random block 4-8, offsets and box), as pixelated and after display
@@ -15,6 +16,12 @@ blocks up to 24 px over text up to 64 px, cells fitted to the box (fractional, n
 non-square whole-pixel cells, dithered palette exports; and screenshots that hold no mosaic
 at all (generated dialogs, web pages, editors in light and dark themes as PNG and JPEG
 q70-95, QR-like two-colour grids), where any region is a false positive.
+
+``--averaging`` measures how often ``--averaging auto`` (``consistency.pick_averaging``)
+names the tool's averaging on the benchmark's own mosaics (``configs/benchmark/``: the same
+lines, conditions and seeds as depix-eval), per kind of mosaic, for three restorations
+side by side: the true clean image (a perfect network), the clean image plus 2.5 levels of
+Gaussian noise, and the model's raw output. sRGB-truncated means count as sRGB.
 
 Without the shipped model and without ``--ckpt`` it times an untrained network of the
 default architecture (configs/model/unet.yaml): the speed is the same, the output is not.
@@ -39,14 +46,14 @@ REFERENCE_BOX = MosaicBox(x=760, y=520, w=400, h=40, block=8, offset_y=3, offset
 
 def _default_architecture():
     """The default UNet, untrained, wrapped as a ``LoadedModel`` (timing only)."""
-    import hydra
     from omegaconf import OmegaConf
 
     from depix.models.loading import LoadedModel
+    from depix.models.registry import build_network
     from depix.train import CONFIG_DIR
 
     config = OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / "model" / "unet.yaml"))
-    net = hydra.utils.instantiate(config).eval()
+    net = build_network(config).eval()
     return LoadedModel(net=net, config={"model": config}, path=Path("<untrained unet.yaml>"))
 
 
@@ -325,6 +332,89 @@ def print_detection(rows: list[dict], seeds: int) -> None:
     Console().print(table)
 
 
+AVERAGING_TRUTH = {
+    "srgb": "srgb",
+    "srgb_trunc": "srgb",
+    "linear": "linear",
+    "center": "center",
+    "corner": "corner",
+}
+
+
+def bench_averaging(
+    benchmarks: list[str], limit: int | None = None, ckpt: str | None = None, model: bool = True
+) -> list[dict]:
+    """Share of right ``pick_averaging`` choices per kind of mosaic (see the module docstring)."""
+    from omegaconf import OmegaConf
+    from rich.progress import Progress
+
+    from depix.evaluate.conditions import degrade, sample_grid
+    from depix.evaluate.runner import run_model
+    from depix.evaluate.suites import seed_for, text_suite
+    from depix.restore.api import default_model_path, load_restore_model
+    from depix.restore.consistency import pick_averaging
+    from depix.train import CONFIG_DIR
+
+    net = None
+    if model and (ckpt or default_model_path().is_file()):
+        net = load_restore_model(ckpt, device=torch.device("cpu")).net
+    sources = ["clean", "clean + noise"] + (["model"] if net is not None else [])
+    counts: dict[str, dict[str, list[int]]] = {}
+    picks: dict[str, dict[str, int]] = {}
+    suites = []
+    for name in benchmarks:
+        cfg = OmegaConf.load(Path(CONFIG_DIR) / "benchmark" / f"{name}.yaml").text
+        suites.append(text_suite(cfg, limit))
+    with Progress(transient=True) as progress:
+        task = progress.add_task("conditions", total=sum(len(s) for s in suites))
+        for suite in suites:
+            for group, condition in suite.pairs():
+                clean = group.images
+                seed = seed_for(suite.name, condition, group.names)
+                grid = sample_grid(condition, clean.shape[0], torch.Generator().manual_seed(seed))
+                observed = degrade(clean, condition, grid)
+                cells = (grid.block, grid.block, grid.offset_y, grid.offset_x)
+                noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))
+                outputs = {"clean": clean, "clean + noise": clean + noise / 255 * 2.5}
+                if net is not None:
+                    outputs["model"] = run_model(net, observed, 64)
+                truth = AVERAGING_TRUTH[condition.averaging]
+                row = counts.setdefault(condition.averaging, {s: [0, 0] for s in sources})
+                for source, output in outputs.items():
+                    chosen = pick_averaging(output, observed, cells)
+                    row[source][0] += sum(c == truth for c in chosen)
+                    row[source][1] += len(chosen)
+                    if source == "model":
+                        tally = picks.setdefault(condition.averaging, {})
+                        for c in chosen:
+                            tally[c] = tally.get(c, 0) + 1
+                progress.advance(task)
+    rows = []
+    for kind, row in counts.items():
+        out = {"mosaic": kind, "images": row[sources[0]][1]}
+        for source in sources:
+            right, n = row[source]
+            out[source] = f"{100 * right / n:.1f} %"
+        if net is not None:
+            out["model picks"] = ", ".join(f"{k} {v}" for k, v in sorted(picks[kind].items()))
+        rows.append(out)
+    return rows
+
+
+def print_averaging(rows: list[dict], benchmarks: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"--averaging auto picks the tool's averaging ({', '.join(benchmarks)} benchmark mosaics)"
+    )
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    Console().print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", help="model to time (default: shipped, else untrained)")
@@ -332,7 +422,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (0 = default)")
     parser.add_argument("--detection", action="store_true", help="detection accuracy table instead")
     parser.add_argument("--seeds", type=int, default=8, help="screenshots per --detection row")
+    parser.add_argument(
+        "--averaging", action="store_true", help="auto averaging pick rates per mosaic kind"
+    )
+    parser.add_argument("--benchmark", default="text,realism", help="benchmarks for --averaging")
+    parser.add_argument("--limit", type=int, help="lines per condition for --averaging")
+    parser.add_argument("--no-model", action="store_true", help="--averaging without the model")
     args = parser.parse_args(argv)
+    if args.averaging:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        names = args.benchmark.split(",")
+        print_averaging(bench_averaging(names, args.limit, args.ckpt, not args.no_model), names)
+        return 0
     if args.detection:
         rows = bench_detection(args.seeds) + bench_detection_kinds(args.seeds)
         print_detection(rows, args.seeds)
