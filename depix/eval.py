@@ -1,6 +1,7 @@
 """``depix-eval``: score a trained model next to its baselines on fixed benchmarks.
 
-    depix-eval ckpt_path=runs/quickstart [benchmark=text|images|all] [out_dir=...] [limit=N]
+    depix-eval ckpt_path=runs/quickstart [benchmark=text|quick|realism|images|all]
+               [text_method=[reader,decoder]] [out_dir=...] [limit=N]
 
 Thin Hydra entry: the model is rebuilt from the run's own saved config (``load_model``),
 the benchmarks come from ``configs/benchmark/``, the work lives in ``depix.evaluate``.
@@ -19,12 +20,19 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from depix.callbacks.checkpoint_io import CheckpointLoadError
 from depix.evaluate.conditions import conditions_summary
 from depix.evaluate.report import rich_table, views, write_outputs, write_text
-from depix.evaluate.runner import Evaluator
+from depix.evaluate.runner import METHODS, Evaluator, TextMethod
 from depix.evaluate.suites import build_suites
 from depix.metrics.ocr import tesseract_available
 from depix.models.loading import load_model
@@ -76,10 +84,14 @@ def describe_model_row(
 ) -> str:
     """How the model row was made; with ``auto``, which averaging each kind of mosaic got."""
     if not consistency:
-        return "raw network output (`consistency=false`)"
+        return (
+            "raw network output (`consistency=false`); bicubic not projected either; "
+            "both rounded to 8 bits"
+        )
     text = (
         "network output projected onto the observed blocks with the known grid, as "
-        f"depix-restore does (`consistency=true`, `consistency_averaging={averaging}`)"
+        f"depix-restore does (`consistency=true`, `consistency_averaging={averaging}`); "
+        "bicubic projected the same way; both rounded to 8 bits"
     )
     if averaging == "auto" and projections:
         mosaics = sorted({mosaic for mosaic, _ in projections})
@@ -92,6 +104,40 @@ def describe_model_row(
         )
         text += f"; images projected as srgb / linear: {chosen}"
     return text
+
+
+def suite_summary(suite) -> str:
+    """``text: 224 distinct lines per block size, ...``: what a suite scored, for the header."""
+    scored = suite.count()
+    conditions = {c for _, c in suite.pairs()}
+    what = "lines" if any(g.texts is not None for g in suite.groups) else "images"
+    n = sum(g.images.shape[0] for g in suite.groups)
+    text = f"{suite.name}: {n} distinct clean {what}"
+    if suite.design == "rotate":
+        per_block: dict[int, set[str]] = {}
+        for group, condition in suite.pairs():
+            per_block.setdefault(condition.block, set()).update(group.names)
+        counts = sorted({len(v) for v in per_block.values()})
+        text += f" ({'/'.join(map(str, counts))} per block size; design rotate)"
+    return (
+        f"{text}, {scored} scored {what}, {len(conditions)} conditions "
+        f"({conditions_summary(conditions)})"
+    )
+
+
+def build_text_methods(cfg: DictConfig) -> dict[str, TextMethod]:
+    """The chosen text methods (``text_method=[...]``), instantiated from depix's own config
+    group (``configs/text_method/``: trusted, never from a model file); name -> callable."""
+    chosen = cfg.get("text_method") or {}
+    methods = {}
+    for name in chosen:
+        if name in METHODS:
+            raise ValueError(f"text method name {name!r} clashes with the row {name!r}")
+        method = hydra.utils.instantiate(chosen[name])
+        if not callable(method):
+            raise ValueError(f"text_method.{name} did not build a callable: {type(method)}")
+        methods[str(name)] = method
+    return methods
 
 
 def header(
@@ -117,11 +163,7 @@ def header(
     if model_row:
         lines.append(f"- model row: {model_row}")
     for suite in suites:
-        n = sum(g.images.shape[0] for g in suite.groups)
-        lines.append(
-            f"- {suite.name}: {n} clean images, {len(suite)} conditions "
-            f"({conditions_summary(suite.conditions)})"
-        )
+        lines.append(f"- {suite_summary(suite)}")
     notes = []
     if not tesseract_available():
         notes.append(
@@ -155,21 +197,28 @@ def evaluate(
         int(cfg.ocr_workers),
         bool(cfg.consistency),
         str(cfg.consistency_averaging),
+        build_text_methods(cfg),
     )
     if not evaluator.ocr:
         console.print(
             "[yellow]Tesseract not found: OCR columns (CER, exact line, gap closed) stay empty[/]"
         )
-    total = sum(len(s) for s in suites)
+    total = sum(s.count() for s in suites)
+    log.info("scoring %d images: %s", total, "; ".join(suite_summary(s) for s in suites))
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
     ]
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("conditions", total=total)
-        evaluator.run(suites, lambda label: progress.update(task, advance=1, description=label))
+        task = progress.add_task("lines", total=total)
+        evaluator.run(
+            suites,
+            lambda label, n: progress.update(task, advance=n, description=label),
+        )
     top, notes = header(
         run_name,
         loaded.path,
