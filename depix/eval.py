@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import platform
 import shlex
+import time
 from pathlib import Path
 
 import hydra
@@ -30,6 +31,7 @@ from rich.progress import (
 )
 
 from depix.callbacks.checkpoint_io import CheckpointLoadError
+from depix.data.fonts import discover_fonts, family_of
 from depix.evaluate.conditions import conditions_summary
 from depix.evaluate.report import rich_table, views, write_outputs, write_text
 from depix.evaluate.runner import METHODS, Evaluator, TextMethod
@@ -106,6 +108,33 @@ def describe_model_row(
     return text
 
 
+class ProgressLog:
+    """Progress as log lines (every ``step`` of the total, with elapsed time and an estimate of
+    the time left) for runs whose output is not a terminal, where Rich draws no bar."""
+
+    def __init__(self, total: int, step: float = 0.1) -> None:
+        self.total, self.step, self.done = max(int(total), 1), step, 0
+        self.start = time.perf_counter()
+        self.next = step
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        share = self.done / self.total
+        if share + 1e-9 >= self.next:
+            elapsed = time.perf_counter() - self.start
+            left = elapsed / share * (1 - share)
+            log.info(
+                "%d/%d lines (%.0f %%), %s elapsed, ~%s left",
+                self.done,
+                self.total,
+                100 * share,
+                dt.timedelta(seconds=round(elapsed)),
+                dt.timedelta(seconds=round(left)),
+            )
+            while self.next <= share + 1e-9:
+                self.next += self.step
+
+
 def suite_summary(suite) -> str:
     """``text: 224 distinct lines per block size, ...``: what a suite scored, for the header."""
     scored = suite.count()
@@ -164,6 +193,14 @@ def header(
         lines.append(f"- model row: {model_row}")
     for suite in suites:
         lines.append(f"- {suite_summary(suite)}")
+    if any(any(g.texts is not None for g in suite.groups) for suite in suites):
+        fonts = discover_fonts("test")
+        families = sorted({family_of(f) for f in fonts})
+        lines.append(
+            f"- text fonts: the test split only ({len(fonts)} files of the families "
+            f"{', '.join(families)}; never trained on or used to choose a checkpoint); text "
+            "from depix.evaluate.texts, not the training generator"
+        )
     notes = []
     if not tesseract_available():
         notes.append(
@@ -213,12 +250,16 @@ def evaluate(
         TextColumn("left"),
         TimeRemainingColumn(),
     ]
+    reporter = ProgressLog(total)
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("lines", total=total)
-        evaluator.run(
-            suites,
-            lambda label, n: progress.update(task, advance=n, description=label),
-        )
+
+        def advance(label: str, n: int) -> None:
+            progress.update(task, advance=n, description=label)
+            if not console.is_terminal:  # no live bar in a log file: a line every 10 %
+                reporter.advance(n)
+
+        evaluator.run(suites, advance)
     top, notes = header(
         run_name,
         loaded.path,
