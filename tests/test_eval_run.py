@@ -86,7 +86,8 @@ def test_eval_end_to_end_writes_all_files_with_four_rows(tiny_run, tmp_path):
     assert all(r["cer"] == "" for r in image_rows)  # photos carry no text
     markdown = (out / "results.md").read_text()
     assert (
-        "`consistency_averaging=auto`); images projected as srgb / linear: linear mos" in markdown
+        "`consistency_averaging=auto`); bicubic projected the same way; both rounded to 8 "
+        "bits; images projected as srgb / linear: linear mos" in markdown
     )
     for title in ("text: overall", "text: per block size", "images: overall", "text: per jpeg"):
         assert f"## {title}" in markdown
