@@ -198,7 +198,8 @@ def header(
         families = sorted({family_of(f) for f in fonts})
         lines.append(
             f"- text fonts: the test split only ({len(fonts)} files of the families "
-            f"{', '.join(families)}; never trained on or used to choose a checkpoint); text "
+            f"{', '.join(families)}; since the family split never trained on nor used to choose a "
+            "checkpoint); text "
             "from depix.evaluate.texts, not the training generator"
         )
     notes = []
