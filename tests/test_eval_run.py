@@ -309,3 +309,20 @@ def test_cli_reports_a_missing_checkpoint(tmp_path):
     )
     assert result.returncode == 2
     assert "does not exist" in result.stdout + result.stderr
+
+
+def test_progress_log_reports_every_tenth_with_time_left(caplog):
+    """Without a terminal (log files, CI) progress is a log line per 10 % with an estimate."""
+    from depix.eval import ProgressLog
+
+    reporter = ProgressLog(40)
+    with caplog.at_level("INFO", logger="depix.eval"):
+        for _ in range(10):
+            reporter.advance(4)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 10 and lines[0].startswith("4/40 lines (10 %)")
+    assert lines[-1].startswith("40/40 lines (100 %)") and all("left" in line for line in lines)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="depix.eval"):
+        ProgressLog(100).advance(35)  # one jump over several steps: one line
+    assert [r.getMessage()[:16] for r in caplog.records] == ["35/100 lines (35"]
