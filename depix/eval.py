@@ -1,6 +1,7 @@
 """``depix-eval``: score a trained model next to its baselines on fixed benchmarks.
 
-    depix-eval ckpt_path=runs/quickstart [benchmark=text|images|all] [out_dir=...] [limit=N]
+    depix-eval ckpt_path=runs/quickstart [benchmark=text|quick|realism|images|all]
+               [text_method=[reader,decoder]] [out_dir=...] [limit=N]
 
 Thin Hydra entry: the model is rebuilt from the run's own saved config (``load_model``),
 the benchmarks come from ``configs/benchmark/``, the work lives in ``depix.evaluate``.
@@ -12,6 +13,7 @@ import datetime as dt
 import logging
 import platform
 import shlex
+import time
 from pathlib import Path
 
 import hydra
@@ -19,12 +21,20 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from depix.callbacks.checkpoint_io import CheckpointLoadError
+from depix.data.fonts import discover_fonts, family_of
 from depix.evaluate.conditions import conditions_summary
 from depix.evaluate.report import rich_table, views, write_outputs, write_text
-from depix.evaluate.runner import Evaluator
+from depix.evaluate.runner import METHODS, Evaluator, TextMethod
 from depix.evaluate.suites import build_suites
 from depix.metrics.ocr import tesseract_available
 from depix.models.loading import load_model
@@ -76,10 +86,14 @@ def describe_model_row(
 ) -> str:
     """How the model row was made; with ``auto``, which averaging each kind of mosaic got."""
     if not consistency:
-        return "raw network output (`consistency=false`)"
+        return (
+            "raw network output (`consistency=false`); bicubic not projected either; "
+            "both rounded to 8 bits"
+        )
     text = (
         "network output projected onto the observed blocks with the known grid, as "
-        f"depix-restore does (`consistency=true`, `consistency_averaging={averaging}`)"
+        f"depix-restore does (`consistency=true`, `consistency_averaging={averaging}`); "
+        "bicubic projected the same way; both rounded to 8 bits"
     )
     if averaging == "auto" and projections:
         mosaics = sorted({mosaic for mosaic, _ in projections})
@@ -94,6 +108,67 @@ def describe_model_row(
         )
         text += f"; images projected as srgb / linear: {chosen}"
     return text
+
+
+class ProgressLog:
+    """Progress as log lines (every ``step`` of the total, with elapsed time and an estimate of
+    the time left) for runs whose output is not a terminal, where Rich draws no bar."""
+
+    def __init__(self, total: int, step: float = 0.1) -> None:
+        self.total, self.step, self.done = max(int(total), 1), step, 0
+        self.start = time.perf_counter()
+        self.next = step
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        share = self.done / self.total
+        if share + 1e-9 >= self.next:
+            elapsed = time.perf_counter() - self.start
+            left = elapsed / share * (1 - share)
+            log.info(
+                "%d/%d lines (%.0f %%), %s elapsed, ~%s left",
+                self.done,
+                self.total,
+                100 * share,
+                dt.timedelta(seconds=round(elapsed)),
+                dt.timedelta(seconds=round(left)),
+            )
+            while self.next <= share + 1e-9:
+                self.next += self.step
+
+
+def suite_summary(suite) -> str:
+    """``text: 224 distinct lines per block size, ...``: what a suite scored, for the header."""
+    scored = suite.count()
+    conditions = {c for _, c in suite.pairs()}
+    what = "lines" if any(g.texts is not None for g in suite.groups) else "images"
+    n = sum(g.images.shape[0] for g in suite.groups)
+    text = f"{suite.name}: {n} distinct clean {what}"
+    if suite.design == "rotate":
+        per_block: dict[int, set[str]] = {}
+        for group, condition in suite.pairs():
+            per_block.setdefault(condition.block, set()).update(group.names)
+        counts = sorted({len(v) for v in per_block.values()})
+        text += f" ({'/'.join(map(str, counts))} per block size; design rotate)"
+    return (
+        f"{text}, {scored} scored {what}, {len(conditions)} conditions "
+        f"({conditions_summary(conditions)})"
+    )
+
+
+def build_text_methods(cfg: DictConfig) -> dict[str, TextMethod]:
+    """The chosen text methods (``text_method=[...]``), instantiated from depix's own config
+    group (``configs/text_method/``: trusted, never from a model file); name -> callable."""
+    chosen = cfg.get("text_method") or {}
+    methods = {}
+    for name in chosen:
+        if name in METHODS:
+            raise ValueError(f"text method name {name!r} clashes with the row {name!r}")
+        method = hydra.utils.instantiate(chosen[name])
+        if not callable(method):
+            raise ValueError(f"text_method.{name} did not build a callable: {type(method)}")
+        methods[str(name)] = method
+    return methods
 
 
 def header(
@@ -119,10 +194,15 @@ def header(
     if model_row:
         lines.append(f"- model row: {model_row}")
     for suite in suites:
-        n = sum(g.images.shape[0] for g in suite.groups)
+        lines.append(f"- {suite_summary(suite)}")
+    if any(any(g.texts is not None for g in suite.groups) for suite in suites):
+        fonts = discover_fonts("test")
+        families = sorted({family_of(f) for f in fonts})
         lines.append(
-            f"- {suite.name}: {n} clean images, {len(suite)} conditions "
-            f"({conditions_summary(suite.conditions)})"
+            f"- text fonts: the test split only ({len(fonts)} files of the families "
+            f"{', '.join(families)}; since the family split never trained on nor used to choose a "
+            "checkpoint); text "
+            "from depix.evaluate.texts, not the training generator"
         )
     notes = []
     if not tesseract_available():
@@ -157,21 +237,32 @@ def evaluate(
         int(cfg.ocr_workers),
         bool(cfg.consistency),
         str(cfg.consistency_averaging),
+        build_text_methods(cfg),
     )
     if not evaluator.ocr:
         console.print(
             "[yellow]Tesseract not found: OCR columns (CER, exact line, gap closed) stay empty[/]"
         )
-    total = sum(len(s) for s in suites)
+    total = sum(s.count() for s in suites)
+    log.info("scoring %d images: %s", total, "; ".join(suite_summary(s) for s in suites))
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
     ]
+    reporter = ProgressLog(total)
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("conditions", total=total)
-        evaluator.run(suites, lambda label: progress.update(task, advance=1, description=label))
+        task = progress.add_task("lines", total=total)
+
+        def advance(label: str, n: int) -> None:
+            progress.update(task, advance=n, description=label)
+            if not console.is_terminal:  # no live bar in a log file: a line every 10 %
+                reporter.advance(n)
+
+        evaluator.run(suites, advance)
     top, notes = header(
         run_name,
         loaded.path,

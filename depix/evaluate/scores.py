@@ -67,9 +67,19 @@ def ocr_scores(
             readings = list(pool.map(reader, pictures))
     else:
         readings = [reader(picture) for picture in pictures]
+    cers, exact = text_scores(readings, texts)
+    return readings, cers, exact
+
+
+def text_scores(readings: Sequence[str], texts: Sequence[str]) -> tuple[list[float], list[float]]:
+    """CER (torchmetrics' ``CharErrorRate``: edit distance / truth length; 0 = exact, can
+    exceed 1) and exact-line match (1.0/0.0) of each reading against its truth. Every row,
+    Tesseract-read or a text method's, is scored by this one function."""
+    if len(readings) != len(texts):
+        raise ValueError(f"{len(readings)} readings for {len(texts)} lines")
     cers = [cer(pred, ref) for pred, ref in zip(readings, texts)]
     exact = [float(pred == ref) for pred, ref in zip(readings, texts)]
-    return readings, cers, exact
+    return cers, exact
 
 
 def gap_closed(

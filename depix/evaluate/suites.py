@@ -7,6 +7,7 @@ applied to every group, so conditions differ only in how the same images were pi
 from __future__ import annotations
 
 import math
+import random
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,38 +17,86 @@ import numpy as np
 import torch
 
 from depix.data.folder import IMAGE_SUFFIXES, load_rgb
-from depix.data.synthetic_text import SyntheticTextDataset
+from depix.data.render import render_lines
+from depix.data.synthetic_text import SyntheticTextDataset, to_tensor
 from depix.evaluate.conditions import Condition, condition_grid
+from depix.evaluate.texts import eval_text
 
 
 @dataclass
 class ImageGroup:
-    """Clean images of one shape (B, 3, H, W); ``texts`` for text lines, else ``None``."""
+    """Clean images of one shape (B, 3, H, W); ``texts`` for text lines, else ``None``.
+
+    ``names`` identify the images across conditions (``font24_line7``): the paired comparison
+    resamples whole lines (every condition a line was scored under) by them.
+    """
 
     images: torch.Tensor
     names: list[str]
     texts: list[str] | None = None
     font_size: int | None = None
 
+    def subset(self, indices: Sequence[int]) -> ImageGroup:
+        """The images at ``indices`` (names and texts kept with them)."""
+        index = torch.as_tensor(list(indices), dtype=torch.long)
+        return ImageGroup(
+            self.images[index],
+            [self.names[i] for i in indices],
+            None if self.texts is None else [self.texts[i] for i in indices],
+            self.font_size,
+        )
+
+
+DESIGNS = ("factorial", "rotate")
+
 
 @dataclass
 class Suite:
-    """A named benchmark: its image groups and, for each group, the conditions to run."""
+    """A named benchmark: its image groups and the conditions to run on them.
+
+    ``design="factorial"``: every image of a group under every condition that applies to it.
+    ``design="rotate"``: each image once per block size, under one combination of the other
+    axes (averaging, scaling, JPEG, offset), the combination rotating with the image index and
+    the block size: every condition gets an equal share of the lines, each block size sees
+    every line, and many distinct lines cost no more readings than a few lines under every
+    combination.
+    """
 
     name: str
     groups: list[ImageGroup]
     conditions: list[Condition]
     notes: list[str] = field(default_factory=list)
+    design: str = "factorial"
+
+    def __post_init__(self) -> None:
+        if self.design not in DESIGNS:
+            raise ValueError(f"design must be one of {DESIGNS}, got {self.design!r}")
 
     def pairs(self) -> Iterator[tuple[ImageGroup, Condition]]:
-        """(group, condition) for every condition that applies to the group."""
+        """(images, condition) for every condition that applies to a group: the whole group
+        (``factorial``) or the group's share of lines for that condition (``rotate``; empty
+        shares are skipped)."""
         for group in self.groups:
-            for condition in self.conditions:
-                if condition.font_size in (None, group.font_size):
+            applies = [c for c in self.conditions if c.font_size in (None, group.font_size)]
+            if self.design == "factorial":
+                for condition in applies:
                     yield group, condition
+                continue
+            n = group.images.shape[0]
+            blocks = list(dict.fromkeys(c.block for c in applies))
+            for k, block in enumerate(blocks):
+                combos = [c for c in applies if c.block == block]
+                for j, condition in enumerate(combos):
+                    chosen = [i for i in range(n) if (i + k) % len(combos) == j]
+                    if chosen:
+                        yield group.subset(chosen), condition
 
     def __len__(self) -> int:
         return sum(1 for _ in self.pairs())
+
+    def count(self) -> int:
+        """Images scored in all (image x condition pairs): the unit of the progress bar."""
+        return sum(group.images.shape[0] for group, _ in self.pairs())
 
 
 def line_height(font_size: int, factor: float) -> int:
@@ -55,26 +104,66 @@ def line_height(font_size: int, factor: float) -> int:
     return int(math.ceil(font_size * factor / 8) * 8)
 
 
+def size_limit(configured: int, limit: int | None) -> int:
+    """``limit`` caps a suite's own count (never raises it); ``None`` or 0 = no cap."""
+    if limit is not None and int(limit) < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    return min(int(configured), int(limit)) if limit else int(configured)
+
+
+def render_eval_lines(
+    count: int,
+    font_size: int,
+    height: int,
+    width: int,
+    seed: int,
+    kinds: Sequence[str] | None = None,
+) -> tuple[torch.Tensor, list[str]]:
+    """``count`` single text lines of the evaluation text source in test-split fonts.
+
+    Text from ``depix.evaluate.texts`` (not the training generator's lists); the look (font of
+    the test split, colours, anti-aliasing, syntax colours, selection, spacing) drawn as the
+    synthetic data draws it, by ``SyntheticTextDataset.random_style`` with one fixed size.
+    Returns images (count, 3, height, width) in [0, 1] and the visible text of each.
+    """
+    looks = SyntheticTextDataset(
+        length=count,
+        size=(height, width),
+        font_sizes=(font_size, font_size),
+        font_split="test",
+        seed=seed,
+        multiline_p=0.0,
+    )
+    images, texts = [], []
+    for i in range(count):
+        rng = random.Random(seed * 1_000_003 + i)
+        style = looks.random_style(rng)
+        text = eval_text(random.Random(f"text|{seed}|{i}"), tuple(kinds) if kinds else None)
+        image, shown = render_lines([text], style, height, width)
+        images.append(to_tensor(image))
+        texts.append(shown)
+    return torch.stack(images), texts
+
+
 def text_suite(cfg, limit: int | None = None) -> Suite:
-    """Synthetic lines in test-split fonts (families never trained or validated on), one fixed set per font size (``benchmark.text``)."""
-    lines = int(limit or cfg.lines)
+    """Lines of the evaluation text source in test-split font families (never trained or
+    validated on), one fixed set per font size (``benchmark.text``); ``limit`` caps the
+    lines per font size."""
+    lines = size_limit(cfg.lines, limit)
+    height_factor, width = float(cfg.height_factor), int(cfg.width)
     groups = []
     for size in cfg.font_sizes:
-        dataset = SyntheticTextDataset(
-            length=lines,
-            size=(line_height(int(size), float(cfg.height_factor)), int(cfg.width)),
-            font_sizes=(int(size), int(size)),
-            font_split="test",
-            seed=int(cfg.seed) + int(size),
+        size = int(size)
+        images, texts = render_eval_lines(
+            lines,
+            size,
+            line_height(size, height_factor),
+            width,
+            int(cfg.seed) + size,
+            cfg.get("kinds"),
         )
-        items = [dataset[i] for i in range(lines)]
         groups.append(
-            ImageGroup(
-                images=torch.stack([item["image"] for item in items]),
-                names=[f"font{size}_line{i}" for i in range(lines)],
-                texts=[item["text"] for item in items],
-                font_size=int(size),
-            )
+            ImageGroup(images, [f"font{size}_line{i}" for i in range(lines)], texts, size)
         )
     conditions = condition_grid(
         cfg.blocks,
@@ -85,7 +174,7 @@ def text_suite(cfg, limit: int | None = None) -> Suite:
         cfg.jpeg_quality,
         cfg.get("rescale", (1.0,)),
     )
-    return Suite("text", groups, conditions)
+    return Suite("text", groups, conditions, design=str(cfg.get("design", "rotate")))
 
 
 def _skimage_sample(name: str) -> np.ndarray:
@@ -131,7 +220,7 @@ def load_images(cfg, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
         named = [(p.name, load_rgb(p)) for p in files]
     else:
         named = [(str(n), _skimage_sample(str(n))) for n in cfg.samples]
-    return named[: int(limit)] if limit else named
+    return named[: size_limit(len(named), limit)]
 
 
 def images_suite(cfg, limit: int | None = None) -> Suite:
