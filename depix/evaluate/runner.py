@@ -177,9 +177,26 @@ class Evaluator:
         rows = [self._clean_ocr[name] for name in group.names]
         return tuple(list(column) for column in zip(*rows))
 
-    def _project(self, output: torch.Tensor, observed: torch.Tensor, grid: Grid):
-        cells = (grid.block, grid.block, grid.offset_y, grid.offset_x)
-        return enforce_consistency(output, observed, cells, self.averaging)
+    def _project(
+        self,
+        output: torch.Tensor,
+        observed: torch.Tensor,
+        grid: Grid,
+        averaging: list[str] | None = None,
+    ) -> tuple[torch.Tensor, list[str]]:
+        """``output`` projected onto the observed cells: with ``self.averaging``, or per image
+        with the given ``averaging`` (bicubic takes the model's picks, so under ``auto`` both
+        image rows are projected the same way; bicubic's smooth cells would otherwise always
+        look centre-sampled to ``pick_averaging``)."""
+        if averaging is None:
+            cells = (grid.block, grid.block, grid.offset_y, grid.offset_x)
+            return enforce_consistency(output, observed, cells, self.averaging)
+        out = output.clone()
+        for mode in sorted(set(averaging)):
+            idx = torch.tensor([i for i, a in enumerate(averaging) if a == mode])
+            cells = (grid.block, grid.block, grid.offset_y[idx], grid.offset_x[idx])
+            out[idx], _ = enforce_consistency(output[idx], observed[idx], cells, mode)
+        return out, list(averaging)
 
     def _read_with(self, name: str, method: TextMethod, observed, grid, condition, texts):
         """Run one text method on the batch; (strings, CERs, exact, s/line, confidences)."""
@@ -221,13 +238,14 @@ class Evaluator:
         observed = degrade(clean, condition, grid)
         start = time.perf_counter()
         restored = run_model(self.net, observed, self.batch_size)
+        used: list[str] | None = None
         if self.consistency:
             restored, used = self._project(restored, observed, grid)
             self.projections.update((condition.averaging, u) for u in used)
         model_seconds = (time.perf_counter() - start) / n
         bicubic = bicubic_from_grid(observed, grid)
         if self.consistency:
-            bicubic, _ = self._project(bicubic, observed, grid)
+            bicubic, _ = self._project(bicubic, observed, grid, used)
         # 8-bit, as a saved restoration is and as the input and the original are.
         outputs = {
             "input": observed,
