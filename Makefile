@@ -20,9 +20,20 @@ help:  ## list the targets
 
 install: system-deps $(VENV)/.installed  ## venv + CPU torch + depix (editable) + OCR and fonts
 
-$(VENV)/.installed: pyproject.toml Makefile
+# torch is (re)installed when TORCH_SPEC or TORCH_INDEX change: its stamp file is named by a hash
+# of both, so `make install TORCH_INDEX=...cu128` after a CPU install replaces the CPU build
+# (pip alone would keep it: torch==2.13.0 is satisfied by 2.13.0+cpu).
+TORCH_KEY := $(shell printf '%s|%s' '$(TORCH_SPEC)' '$(TORCH_INDEX)' | sha1sum | cut -c1-12)
+TORCH_STAMP := $(VENV)/.torch-$(TORCH_KEY)
+
+$(TORCH_STAMP):
 	test -x $(PY) || python3 -m venv $(VENV)
+	if [ -n "$(TORCH_INDEX)" ] || ls $(VENV)/.torch-* >/dev/null 2>&1; then \
+		rm -f $(VENV)/.torch-*; $(PY) -m pip uninstall --quiet -y torch || true; fi
 	$(PIP) "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	touch $@
+
+$(VENV)/.installed: pyproject.toml Makefile $(TORCH_STAMP)
 	$(PIP) -e ".[dev,eval]"
 	touch $@
 
