@@ -31,7 +31,7 @@ from depix.callbacks.checkpoint_io import (
 from depix.callbacks.ema import EMA
 from depix.data.folder import ImageFolderError, ImageReadError
 from depix.loggers.wandb import configure_wandb, finish_wandb
-from depix.models.loading import init_weights
+from depix.models.loading import init_weights, resolve_checkpoint
 from depix.utils import hydra_ddp
 from depix.utils.config_dir import CONFIG_DIR, LAUNCH_DIR_ENV, register_resolvers
 
@@ -280,11 +280,13 @@ def train(cfg: DictConfig) -> float | None:
 
 def _fit(cfg: DictConfig) -> float | None:
     check_config(cfg)
-    pl.seed_everything(cfg.seed, workers=True)
-    hydra_ddp.install()
     run_dir = Path(cfg.paths.run_dir)
     ckpt_path = resolve_ckpt_path(cfg, run_dir)
     check_run_folder(cfg, run_dir, ckpt_path)
+    if cfg.get("init_from") and ckpt_path is None:
+        resolve_checkpoint(cfg.init_from)  # a wrong path fails before any work
+    pl.seed_everything(cfg.seed, workers=True)
+    hydra_ddp.install()
     run_dir.mkdir(parents=True, exist_ok=True)
     resumed = load_checkpoint_file(ckpt_path, mmap=True) if ckpt_path else {}
     job = hydra_job()

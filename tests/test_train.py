@@ -175,3 +175,23 @@ def test_ordinary_mistakes_are_one_line_errors(argv, message, tmp_path, monkeypa
     assert lines[0].startswith("depix-train: error: ") and message in lines[0], err
     assert "Traceback" not in err
     assert not list((tmp_path / "runs").rglob("*.ckpt"))
+
+
+@pytest.mark.slow
+def test_console_script_error_is_one_line_on_stderr(tmp_path):
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "depix.train", "init_from=/nope/run", *TINY],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("depix-train: error: "), proc.stderr
+    assert "/nope/run" in lines[0]
