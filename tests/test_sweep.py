@@ -129,6 +129,27 @@ def test_ddp_two_cpu_processes_per_multirun_job(tmp_path):
         assert ckpt["depix_config"]["trainer"]["strategy"] == "ddp"
 
 
+@pytest.mark.slow
+def test_submitit_job_writes_into_the_sweep_folder(tmp_path):
+    # hydra/launcher=slurm runs each job in a process submitit starts; its local executor
+    # does the same on this machine, so the job's folder is resolved the way SLURM's is.
+    depix_train(
+        "-m",
+        "hydra/launcher=submitit_local",
+        "experiment=quickstart",
+        "run_name=slurm_like",
+        *TINY,
+        "data.train.length=8",
+        cwd=tmp_path,
+    )
+    sweep = tmp_path / "runs" / "slurm_like" / "multirun"
+    assert json.loads((sweep / "0" / "result.json").read_text())["value"] is not None
+    assert load_model(sweep / "0" / "checkpoints" / "last.ckpt").config["paths"]["run_dir"] == str(
+        sweep / "0"
+    )
+    assert list((sweep / ".submitit").iterdir())  # submitit's own logs beside the jobs
+
+
 def test_ddp_children_keep_only_config_source_flags():
     argv = ["-m", "-cn", "train", "--config-dir=/x", "optimizer.lr=1e-3,3e-3", "seed=1"]
     assert config_source_args(argv) == ["-cn", "train", "--config-dir=/x"]
