@@ -243,7 +243,15 @@ def _metric(trainer: pl.Trainer, name: str) -> float | None:
     return None if value is None else float(value)
 
 
-def report(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, timer: TimeBudget | None) -> None:
+def resume_command(job: dict[str, Any]) -> str:
+    """The command that continues this run: its own overrides plus ``resume=true``."""
+    kept = [o for o in job.get("overrides") or [] if o.split("=", 1)[0] not in ("resume",)]
+    return " ".join(["depix-train", *kept, "resume=true"])
+
+
+def report(
+    cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, timer: TimeBudget | None, job: dict
+) -> None:
     """What the run reached against its pixelated input, how far it got, where things are."""
     psnr, psnr_input = _metric(trainer, "val/psnr"), _metric(trainer, "val/psnr_input")
     max_steps = int(trainer.max_steps)
@@ -252,9 +260,9 @@ def report(cfg: DictConfig, trainer: pl.Trainer, run_dir: Path, timer: TimeBudge
     if timer is not None and timer.hit() and (max_steps <= 0 or trainer.global_step < max_steps):
         log.warning(
             "stopped by the wall-clock cap trainer.max_time=%s before the step budget; "
-            "`depix-train ... run_name=%s resume=true` continues the remaining steps",
+            "`%s` continues the remaining steps (with the same time budget afresh)",
             cfg.trainer.max_time,
-            cfg.run_name,
+            resume_command(job) if job.get("overrides") else f"run_name={cfg.run_name} resume=true",
         )
     if psnr is not None and psnr_input is not None:
         ssim, ssim_input = _metric(trainer, "val/ssim"), _metric(trainer, "val/ssim_input")
@@ -322,7 +330,7 @@ def _fit(cfg: DictConfig) -> float | None:
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
         value = _metric(trainer, cfg.optimized_metric)  # before test: it resets the metrics
-        report(cfg, trainer, run_dir, timer)
+        report(cfg, trainer, run_dir, timer, job)
         test = None
         if cfg.get("test"):
             best = "best" if getattr(trainer.checkpoint_callback, "best_model_path", "") else None
