@@ -203,6 +203,8 @@ def build_callbacks(cfg: DictConfig, has_logger: bool) -> list[pl.Callback]:
         callbacks.append(EMA(decay=cfg.ema.decay, warmup=cfg.ema.warmup))
     max_time = cfg.trainer.get("max_time")
     if max_time and not any(isinstance(c, Timer) for c in callbacks):
+        if isinstance(max_time, DictConfig):  # {days: 1, hours: 2} form
+            max_time = OmegaConf.to_container(max_time)
         callbacks.append(TimeBudget(duration=max_time, interval="step"))
     return callbacks
 
