@@ -30,7 +30,7 @@ from depix.callbacks.checkpoint_io import (
 )
 from depix.callbacks.ema import EMA
 from depix.data.folder import ImageFolderError, ImageReadError
-from depix.loggers.wandb import configure_wandb, finish_wandb
+from depix.loggers.wandb import ID_FILE, configure_wandb, finish_wandb
 from depix.models.loading import init_weights, resolve_checkpoint
 from depix.utils import hydra_ddp
 from depix.utils.config_dir import CONFIG_DIR, LAUNCH_DIR_ENV, register_resolvers
@@ -123,19 +123,34 @@ def resolve_ckpt_path(cfg: DictConfig, run_dir: Path) -> str | None:
 
 
 def check_run_folder(cfg: DictConfig, run_dir: Path, ckpt_path: str | None) -> None:
-    """A new run never overwrites another run's checkpoints, metrics or result.
+    """A new run never mixes with another run's checkpoints, metrics or result.
 
     Reusing a run name without ``resume=true`` is refused (nothing is changed), so
     ``best.ckpt``, ``last.ckpt``, ``metrics.csv`` and ``result.json`` always belong to one run.
+    ``overwrite=true`` (set by the ``debug`` presets, which write under ``runs/debug/``)
+    deletes the earlier run's files first instead.
     """
     if ckpt_path is not None:
         return
     held = [name for name in RUN_FILES if (run_dir / name).exists()]
-    if held:
+    if not held:
+        return
+    if cfg.get("overwrite"):
+        for name in (*RUN_FILES, "samples.png", "config.yaml", "hparams.yaml", ID_FILE):
+            (run_dir / name).unlink(missing_ok=True)
+        for old in (run_dir / "checkpoints").glob("*.ckpt"):
+            old.unlink()
+        log.warning("overwrite=true: deleted the earlier run in %s (%s)", run_dir, ", ".join(held))
+        return
+    if cfg.resume:
         raise UsageError(
-            f"{run_dir} already holds run '{cfg.run_name}' ({', '.join(held)}): add resume=true "
-            f"to continue it, or run_name=<new name> for a new run (or delete the folder)"
+            f"resume=true, but {run_dir} has no checkpoints/last.ckpt to continue (it holds "
+            f"{', '.join(held)}): use run_name=<new name> for a new run (or delete the folder)"
         )
+    raise UsageError(
+        f"{run_dir} already holds run '{cfg.run_name}' ({', '.join(held)}): add resume=true "
+        f"to continue it, or run_name=<new name> for a new run (or delete the folder)"
+    )
 
 
 def hydra_job() -> dict[str, Any]:

@@ -195,3 +195,26 @@ def test_console_script_error_is_one_line_on_stderr(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("depix-train: error: "), proc.stderr
     assert "/nope/run" in lines[0]
+
+
+def test_debug_presets_write_under_runs_debug_and_replace_their_last_debug_run(tiny_cfg, tmp_path):
+    from tests.test_sweep import compose_with_hydra
+
+    for preset in ("fdr", "limit", "overfit", "profiler"):
+        cfg = compose_with_hydra([f"debug={preset}", "experiment=quickstart"])
+        assert cfg.hydra.run.dir.endswith("/runs/debug/quickstart") and cfg.overwrite
+    short = ("debug=limit", "trainer.max_epochs=1", "data.train.length=8")
+    train(tiny_cfg(*short))
+    last = Path(tiny_cfg(*short).paths.run_dir) / "checkpoints" / "last.ckpt"
+    first = last.read_bytes()
+    train(tiny_cfg(*short, "seed=3"))  # overwrite=true: the earlier debug run is replaced
+    assert last.read_bytes() != first
+
+
+def test_resume_without_a_last_checkpoint_in_a_used_folder_is_refused(tiny_cfg, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "result.json").write_text("{}")
+    with pytest.raises(UsageError, match=r"resume=true, but .* has no checkpoints/last.ckpt"):
+        train(tiny_cfg("resume=true", run_dir=run))
+    assert (run / "result.json").read_text() == "{}"
