@@ -65,6 +65,8 @@ TRAINED_GROUPS = ["debug", "logger", "trainer", "degradation", "data", "experime
 SHORT = [
     "trainer.max_steps=2",
     "++trainer.limit_val_batches=1",
+    "trainer.val_check_interval=1.0",  # recipes that validate every N steps: at epoch end
+    "trainer.check_val_every_n_epoch=1",
     "data.train.length=8",
     "data.val.length=4",
 ]
