@@ -49,8 +49,10 @@ system-deps:  ## Tesseract (OCR metric) and screenshot fonts from Debian, when a
 		     "(OCR metrics are skipped without Tesseract; fonts widen the synthetic data)"; \
 	fi
 
-train: install  ## the quick-start run: CPU, a few minutes, writes runs/quickstart/
-	$(VENV)/bin/depix-train experiment=quickstart
+# resume=true: running `make train` again continues runs/quickstart/ (e.g. after its time cap)
+# up to its 500 steps instead of being refused as a re-run of an existing run name.
+train: install  ## the quick-start run: 500 steps on the CPU (~3.5 min idle), writes runs/quickstart/
+	$(VENV)/bin/depix-train experiment=quickstart resume=true
 
 # The packaged default model of depix-restore, exported (config + float16 weights) from a run.
 SHIP_CKPT ?= runs/shipped_ft/checkpoints/best.ckpt
