@@ -84,7 +84,8 @@ def test_resumed_offline_run_gets_one_sync_command_for_all_its_sessions(tiny_cfg
     assert wb.offline_sessions(run_dir, run_id) == sessions
     command = f"wandb sync --id {run_id} {sessions[0]} {sessions[1]}"
     assert command in caplog.text and "2 session folders" in caplog.text
-    assert caplog.text.count("wandb sync") == 1
+    ours = [r.getMessage() for r in caplog.records if r.name == "depix.loggers.wandb"]
+    assert sum("wandb sync" in m for m in ours) == 1  # (wandb's own logs may name one folder)
 
 
 def test_wandb_agent_run_id_wins(tmp_path, monkeypatch):
