@@ -13,16 +13,27 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberati
 	fonts-freefont-ttf fonts-firacode fonts-hack fonts-inconsolata fonts-roboto fonts-open-sans \
 	fonts-cantarell fonts-droid-fallback
 
-.PHONY: help install system-deps train test test-fast lint format bench eval clean ship demo
+.PHONY: bundle help install system-deps train test test-fast lint format bench eval clean ship demo
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: system-deps $(VENV)/.installed  ## venv + CPU torch + depix (editable) + OCR and fonts
 
-$(VENV)/.installed: pyproject.toml Makefile
+# torch is (re)installed when TORCH_SPEC or TORCH_INDEX change: its stamp file is named by a hash
+# of both, so `make install TORCH_INDEX=...cu128` after a CPU install replaces the CPU build
+# (pip alone would keep it: torch==2.13.0 is satisfied by 2.13.0+cpu).
+TORCH_KEY := $(shell printf '%s|%s' '$(TORCH_SPEC)' '$(TORCH_INDEX)' | sha1sum | cut -c1-12)
+TORCH_STAMP := $(VENV)/.torch-$(TORCH_KEY)
+
+$(TORCH_STAMP):
 	test -x $(PY) || python3 -m venv $(VENV)
+	if [ -n "$(TORCH_INDEX)" ] || ls $(VENV)/.torch-* >/dev/null 2>&1; then \
+		rm -f $(VENV)/.torch-*; $(PY) -m pip uninstall --quiet -y torch || true; fi
 	$(PIP) "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	touch $@
+
+$(VENV)/.installed: pyproject.toml Makefile $(TORCH_STAMP)
 	$(PIP) -e ".[dev,eval]"
 	touch $@
 
@@ -38,8 +49,10 @@ system-deps:  ## Tesseract (OCR metric) and screenshot fonts from Debian, when a
 		     "(OCR metrics are skipped without Tesseract; fonts widen the synthetic data)"; \
 	fi
 
-train: install  ## the quick-start run: CPU, a few minutes, writes runs/quickstart/
-	$(VENV)/bin/depix-train experiment=quickstart
+# resume=true: running `make train` again continues runs/quickstart/ (e.g. after its time cap)
+# up to its 500 steps instead of being refused as a re-run of an existing run name.
+train: install  ## the quick-start run: 500 steps on the CPU (~3.5 min idle), writes runs/quickstart/
+	$(VENV)/bin/depix-train experiment=quickstart resume=true
 
 # The packaged default model of depix-restore, exported (config + float16 weights) from a run.
 SHIP_CKPT ?= runs/shipped_ft/checkpoints/best.ckpt
@@ -81,3 +94,6 @@ format:  ## ruff fix + format
 clean:  ## remove caches (keeps runs/ and .venv)
 	rm -rf .pytest_cache .ruff_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+bundle:  ## one folder to train on an offline GPU host: make bundle BUNDLE=/tmp/depix-bundle [BUNDLE_PY=3.10]
+	$(PY) -m depix.bundle $(or $(BUNDLE),bundle) $(if $(BUNDLE_PY),--python-version $(BUNDLE_PY))

@@ -9,7 +9,13 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from depix.data.datamodule import DepixDataModule
-from depix.data.folder import ImageFolderDataset, ImageReadError, list_images, load_rgb
+from depix.data.folder import (
+    ImageFolderDataset,
+    ImageFolderError,
+    ImageReadError,
+    list_images,
+    load_rgb,
+)
 from depix.data.resumable import ResumableSampler, SeededSamples
 from depix.data.synthetic_text import SyntheticTextDataset
 from depix.degrade.ops import Pixelate, Quantize
@@ -76,16 +82,47 @@ def test_load_rgb_any_mode(tmp_path, mode, ext):
 
 
 def test_folder_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(ImageFolderError, match="does not exist"):
         list_images(tmp_path / "nope")
-    with pytest.raises(ValueError, match="holds no images"):
+    with pytest.raises(ImageFolderError, match="holds no images"):
         list_images(tmp_path)
     _save(tmp_path / "small.png", "RGB", size=(30, 20))
-    with pytest.raises(ValueError, match="smaller than the crop"):
+    with pytest.raises(ImageFolderError, match=r"no usable image.*1 smaller than the crop"):
         ImageFolderDataset(str(tmp_path), size=(32, 64))
     (tmp_path / "junk.png").write_bytes(b"not an image")
     with pytest.raises(ImageReadError, match="junk.png"):
         load_rgb(tmp_path / "junk.png")
+
+
+MODES = [("L", "png"), ("LA", "png"), ("P", "png"), ("RGBA", "png"), ("I;16", "png")]
+MODES += [("CMYK", "jpg"), ("RGB", "webp"), ("1", "png")]
+
+
+def screenshot_folder(root):
+    """Every mode in nested folders, plus a 1x1 image, a truncated PNG and a junk file."""
+    for i, (mode, ext) in enumerate(MODES):
+        path = root / f"level{i % 3}" / ("deep" * (i % 2)) / f"shot{i}.{ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _save(path, mode, (100, 50))
+    Image.new("RGB", (1, 1)).save(root / "tiny.png")
+    (root / "junk.png").write_bytes(b"\x89PNG garbage")
+    _save(root / "cut.png", "RGB", size=(100, 50))
+    data = (root / "cut.png").read_bytes()
+    (root / "cut.png").write_bytes(data[: len(data) // 2])  # header reads, pixels do not
+    return root
+
+
+def test_folder_skips_and_counts_tiny_and_unreadable(tmp_path, caplog):
+    root = screenshot_folder(tmp_path)
+    with caplog.at_level("WARNING"):
+        ds = ImageFolderDataset(str(root), size=(32, 64), length=40, seed=1)
+    assert len(ds.files) == len(MODES) + 1  # every mode, nested; cut.png's header is fine
+    assert sorted(s.split(":")[0].rsplit("/", 1)[1] for s in ds.skipped) == ["junk.png", "tiny.png"]
+    assert "skipped 2 of 11 image(s): 1 unreadable, 1 smaller than the crop" in caplog.text
+    crops = [ds[i]["image"] for i in range(40)]  # draws cut.png too: skipped, never raised
+    assert all(c.shape == (3, 32, 64) for c in crops)
+    assert any("cut.png" in s for s in ds.skipped) and len(ds.skipped) == 3
+    assert torch.equal(crops[0], ds[0]["image"])  # fixed crops when seeded
 
 
 def test_folder_skips_and_counts_unreadable(tmp_path):
@@ -96,7 +133,20 @@ def test_folder_skips_and_counts_unreadable(tmp_path):
     assert len(ds.files) == 2 and len(ds.skipped) == 1
     crops = [ds[i]["image"] for i in range(6)]
     assert all(c.shape == (3, 32, 64) for c in crops)
-    assert torch.equal(crops[0], ds[0]["image"])  # fixed crops when seeded
+
+
+@pytest.mark.slow
+def test_readme_own_images_example_trains(tiny_cfg, tmp_path):
+    # README: depix-train data=folder data.root=~/screenshots (here shrunk to a few steps)
+    from depix.train import train
+
+    root = screenshot_folder(tmp_path / "screenshots")
+    cfg = tiny_cfg(
+        f"data.root={root}", "data=folder", "data.train.size=[32,64]", "data.train.length=12"
+    )
+    assert train(cfg) is not None
+    result = (tmp_path / "run" / "result.json").read_text()
+    assert '"global_step": 3' in result
 
 
 def _datamodule():

@@ -56,29 +56,53 @@ def check_jobs(sweep: Path, jobs: int) -> list[str]:
 
 
 @pytest.mark.slow
-def test_multirun_jobs_are_separate_and_summarised(tmp_path, capsys):
+def test_readme_sweep_runs_from_any_directory_and_is_summarised(tmp_path, capsys, monkeypatch):
+    # The README's command as written (no paths.runs_dir), started in a folder outside the
+    # checkout: the sweep folder is resolved before Hydra sets a job's runtime.
     depix_train(
         "-m",
-        "optimizer.lr=1e-3,3e-2",
+        "experiment=quickstart",
+        "run_name=lr_grid",
+        "optimizer.lr=5e-4,1e-3",
         *TINY,
         "data.train.length=8",
         "logger=[csv,wandb]",
-        f"paths.runs_dir={tmp_path}",
-        "run_name=lr",
         cwd=tmp_path,
     )
-    sweep = tmp_path / "lr" / "multirun"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr"]
+    sweep = tmp_path / "runs" / "lr_grid" / "multirun"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
     check_jobs(sweep, 2)
     results = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/result.json")}
     rows = collect(sweep)
     best_first = sorted(results, key=lambda job: -results[job]["best"])
     assert [r["run"] for r in rows] == best_first
-    assert {r["overrides"] for r in rows} == {"optimizer.lr=0.001", "optimizer.lr=0.03"}
-    assert main([str(sweep)]) == 0
-    assert "optimizer.lr=0.03" in capsys.readouterr().out
+    assert {r["overrides"] for r in rows} == {"optimizer.lr=0.0005", "optimizer.lr=0.001"}
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs/lr_grid/multirun"]) == 0  # the README's summary command
+    assert "optimizer.lr=0.001" in capsys.readouterr().out
     assert (sweep / "summary.csv").read_text().count("\n") == 3
     assert "| 1 |" in (sweep / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_optuna_sweep_trains_and_is_summarised(tmp_path):
+    # Optuna's sweeper composes and launches its trials itself: same folders as the grid.
+    depix_train(
+        "-m",
+        "hparams_search=optuna",
+        "experiment=quickstart",
+        "run_name=optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+        *TINY,
+        "data.train.length=8",
+        cwd=tmp_path,
+    )
+    sweep = tmp_path / "runs" / "optuna" / "multirun"
+    results = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/result.json"))]
+    assert len(results) == 2 and all(r["value"] is not None for r in results)
+    assert all(any(o.startswith("optimizer.lr=") for o in r["overrides"]) for r in results)
+    assert len(collect(sweep)) == 2
 
 
 @pytest.mark.slow
@@ -91,19 +115,39 @@ def test_ddp_two_cpu_processes_per_multirun_job(tmp_path):
         *NOT_CPU,
         "trainer=ddp_cpu",
         "logger=[csv,wandb]",
-        f"paths.runs_dir={tmp_path}",
         "run_name=ddp",
         cwd=tmp_path,
     )
     assert proc.stderr.count("Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2") == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp"]
-    sweep = tmp_path / "ddp" / "multirun"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    sweep = tmp_path / "runs" / "ddp" / "multirun"
     check_jobs(sweep, 2)
     for job in ("0", "1"):
         ckpt = torch.load(sweep / job / "checkpoints/last.ckpt", weights_only=True)
         # 16 samples / (2 ranks x batch 4) = 2 optimiser steps per epoch on each rank.
         assert ckpt["global_step"] == 2
         assert ckpt["depix_config"]["trainer"]["strategy"] == "ddp"
+
+
+@pytest.mark.slow
+def test_submitit_job_writes_into_the_sweep_folder(tmp_path):
+    # hydra/launcher=slurm runs each job in a process submitit starts; its local executor
+    # does the same on this machine, so the job's folder is resolved the way SLURM's is.
+    depix_train(
+        "-m",
+        "hydra/launcher=submitit_local",
+        "experiment=quickstart",
+        "run_name=slurm_like",
+        *TINY,
+        "data.train.length=8",
+        cwd=tmp_path,
+    )
+    sweep = tmp_path / "runs" / "slurm_like" / "multirun"
+    assert json.loads((sweep / "0" / "result.json").read_text())["value"] is not None
+    assert load_model(sweep / "0" / "checkpoints" / "last.ckpt").config["paths"]["run_dir"] == str(
+        sweep / "0"
+    )
+    assert list((sweep / ".submitit").iterdir())  # submitit's own logs beside the jobs
 
 
 def test_ddp_children_keep_only_config_source_flags():
@@ -122,18 +166,22 @@ def compose_with_hydra(overrides: list[str]):
         return compose("train", overrides=overrides, return_hydra_config=True)
 
 
-def test_slurm_launcher_config_follows_the_trainer():
-    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+# The plugins are in the dev extra (CI installs it), so these never skip there.
+def test_slurm_launcher_config_follows_the_trainer(tmp_path, monkeypatch):
+    from depix.utils.config_dir import LAUNCH_DIR_ENV
+
+    monkeypatch.setenv(LAUNCH_DIR_ENV, str(tmp_path))
     cfg = compose_with_hydra(
         ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"]
     )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)
+    # Resolvable before any job runs (no ${hydra:runtime...}): the sweep's own folder.
+    assert launcher.submitit_folder == f"{tmp_path}/runs/default/multirun/.submitit/%j"
 
 
 def test_optuna_search_config():
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     cfg = compose_with_hydra(["hparams_search=optuna"])
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"

@@ -66,7 +66,26 @@ def test_offline_run_writes_its_files_and_the_sync_command(tiny_cfg, caplog):
     sessions = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(sessions) == 1 and sessions[0].name.endswith(run_id)
     assert list(sessions[0].glob("*.wandb")), "no W&B event log written"
-    assert f"wandb sync {sessions[0]}" in caplog.text
+    assert f"wandb sync --id {run_id} {sessions[0]}\n" in caplog.text + "\n"
+
+
+def test_resumed_offline_run_gets_one_sync_command_for_all_its_sessions(tiny_cfg, caplog):
+    # Offline, each session of a run (the first, every resume) writes its own folder; the
+    # printed command must upload all of them, oldest first, into the one W&B run.
+    short = ("logger=wandb", "trainer.max_epochs=-1", "data.train.length=8")
+    cfg = tiny_cfg(*short, "trainer.max_steps=2")
+    train(cfg)
+    with caplog.at_level("INFO"):
+        train(tiny_cfg(*short, "trainer.max_steps=4", "resume=true"))
+    run_dir = Path(cfg.paths.run_dir)
+    run_id = (run_dir / wb.ID_FILE).read_text().strip()
+    sessions = sorted((run_dir / "wandb").glob("offline-run-*"))
+    assert len(sessions) == 2 and all(f"-{run_id}" in s.name for s in sessions)
+    assert wb.offline_sessions(run_dir, run_id) == sessions
+    command = f"wandb sync --id {run_id} {sessions[0]} {sessions[1]}"
+    assert command in caplog.text and "2 session folders" in caplog.text
+    ours = [r.getMessage() for r in caplog.records if r.name == "depix.loggers.wandb"]
+    assert sum("wandb sync" in m for m in ours) == 1  # (wandb's own logs may name one folder)
 
 
 def test_wandb_agent_run_id_wins(tmp_path, monkeypatch):

@@ -40,8 +40,14 @@ class DepixDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
         repeat: int = 1,
+        root: str | None = None,
+        val_root: str | None = None,
     ) -> None:
+        """``train``/``val``/``test``: datasets of clean samples; ``root``/``val_root``: the
+        image folders of ``data=folder`` (its datasets read them; kept here so that the
+        command-line keys ``data.root`` / ``data.val_root`` are plain config values)."""
         super().__init__()
+        self.root, self.val_root = root, val_root
         self.train_set, self.val_set, self.test_set = train, val, test
         self.degradation = degradation
         self.batch_size = batch_size

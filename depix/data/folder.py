@@ -21,6 +21,10 @@ class ImageReadError(ValueError):
     """An image file that cannot be decoded; the message names the file."""
 
 
+class ImageFolderError(ValueError):
+    """A training image folder that is missing or holds no usable image; one-line message."""
+
+
 def open_image(path: str | Path, max_pixels: int | None = None) -> tuple[Image.Image, int]:
     """Decode the first frame of any image Pillow reads; returns it and the frame count.
 
@@ -94,13 +98,16 @@ def pil_to_rgb(
 
 
 def list_images(root: str | Path) -> list[Path]:
-    """All image files under ``root`` (recursive, sorted); clear errors for a bad folder."""
+    """All image files under ``root`` (nested folders included, sorted by path).
+
+    Raises ``ImageFolderError`` when ``root`` is not a folder or holds no image file.
+    """
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist or is not a folder")
+        raise ImageFolderError(f"image folder {root} does not exist or is not a folder")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
-        raise ValueError(
+        raise ImageFolderError(
             f"image folder {root} holds no images (looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
         )
     return files
@@ -109,9 +116,12 @@ def list_images(root: str | Path) -> list[Path]:
 class ImageFolderDataset(Dataset):
     """Random (training) or fixed (``seed`` set) crops of ``size`` from the images of a folder.
 
-    At start-up every file's header is read once: unreadable files are skipped and counted
-    (``self.skipped``), and images smaller than the crop raise an error that lists them,
-    so a bad file never crashes an epoch half-way.
+    ``root`` is searched recursively; any mode Pillow reads is converted to RGB
+    (``load_rgb``). At start-up every file's header is read once: unreadable files and
+    images smaller than the crop are skipped and counted (``self.skipped``, one reason per
+    file, logged as a summary), so one bad or tiny file never stops a training. A file whose
+    header reads but whose pixels do not is skipped when it is drawn (and counted too).
+    Only a folder without any usable image is an error (``ImageFolderError``).
     """
 
     def __init__(
@@ -125,34 +135,40 @@ class ImageFolderDataset(Dataset):
         self.seed = seed
         self.files: list[Path] = []
         self.skipped: list[str] = []
-        too_small: list[str] = []
+        unreadable = too_small = 0
         for path in list_images(root):
             try:
                 with Image.open(path) as image:
                     w, h = image.size
-            except (UnidentifiedImageError, OSError) as error:
-                self.skipped.append(f"{path}: {error}")
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+                self.skipped.append(f"{path}: unreadable ({error})")
+                unreadable += 1
                 continue
             if w < self.width or h < self.height:
-                too_small.append(f"{path} ({w}x{h})")
+                self.skipped.append(f"{path}: {w}x{h}, smaller than the crop")
+                too_small += 1
             else:
                 self.files.append(path)
+        crop = f"{self.width}x{self.height} (WxH)"
         if self.skipped:
             log.warning(
-                "skipped %d unreadable image(s) in %s, e.g. %s",
-                len(self.skipped),
+                "%s: skipped %d of %d image(s): %d unreadable, %d smaller than the crop %s; "
+                "e.g. %s",
                 root,
+                len(self.skipped),
+                len(self.skipped) + len(self.files),
+                unreadable,
+                too_small,
+                crop,
                 self.skipped[0],
             )
-        if too_small:
-            raise ValueError(
-                f"{len(too_small)} image(s) in {root} are smaller than the crop "
-                f"{self.width}x{self.height} (WxH): {', '.join(too_small[:5])}"
-                + (" ..." if len(too_small) > 5 else "")
-            )
         if not self.files:
-            raise ValueError(f"no readable image in {root} ({len(self.skipped)} unreadable)")
+            raise ImageFolderError(
+                f"no usable image in {root}: {unreadable} unreadable, {too_small} smaller than "
+                f"the crop {crop} (set data.train.size=[height,width] smaller)"
+            )
         self.length = int(length) if length else len(self.files)
+        self._usable = list(self.files)  # less the files whose pixels failed to decode
 
     def __len__(self) -> int:
         return self.length
@@ -163,21 +179,18 @@ class ImageFolderDataset(Dataset):
             if self.seed is not None
             else random.Random(random.getrandbits(64))
         )
-        for _ in range(10):
-            path = (
-                self.files[index % len(self.files)]
-                if self.seed is not None
-                else rng.choice(self.files)
-            )
+        array = None
+        while self._usable and array is None:
+            usable = self._usable
+            path = usable[index % len(usable)] if self.seed is not None else rng.choice(usable)
             try:
                 array = load_rgb(path)
-                break
             except ImageReadError as error:  # header fine, pixels broken: count and move on
-                self.skipped.append(str(error))
+                self._usable = [f for f in usable if f != path]
+                self.skipped.append(f"{path}: unreadable ({error})")
                 log.warning("%s (skipped)", error)
-                index += 1
-        else:
-            raise ImageReadError(f"10 images in a row failed to decode in {path.parent}")
+        if array is None:
+            raise ImageFolderError(f"none of the {len(self.files)} images could be decoded")
         h, w = array.shape[:2]
         top, left = rng.randint(0, h - self.height), rng.randint(0, w - self.width)
         crop = array[top : top + self.height, left : left + self.width]

@@ -46,8 +46,10 @@ class SeededSamples(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, key: tuple[int, int]):
-        index, seed = key
+    def __getitem__(self, key: tuple[int, int] | int):
+        # A plain index: Lightning replaced the sampler (``overfit_batches`` uses a sequential
+        # one); the sample's seed is then a function of the index, so the batches repeat.
+        index, seed = (key, derived_seed(key, -2)) if isinstance(key, int) else key
         if get_worker_info() is not None:  # a worker's RNG serves only the samples: no restore
             _seed_all(seed)
             return self.dataset[index]

@@ -141,8 +141,34 @@ def configure_wandb(
     return identifier
 
 
-def finish_wandb(loggers: list, failed: bool = False) -> None:
-    """Close this job's W&B run (one run per multirun job) and say how to upload it."""
+def offline_sessions(run_dir: Path, identifier: str) -> list[Path]:
+    """The offline session folders of W&B run ``identifier`` in ``run_dir/wandb``, oldest first.
+
+    W&B writes one ``offline-run-<time>-<id>`` folder per session: a run resumed twice
+    offline has three, all with the same id.
+    """
+    folders = (run_dir / "wandb").glob(f"offline-run-*-{identifier}*")
+    return sorted(f for f in folders if f.is_dir() and f"-{identifier}" in f.name)
+
+
+def sync_command(run_dir: Path, identifier: str) -> str | None:
+    """One ``wandb sync`` command that uploads every offline session of the run as one run.
+
+    ``wandb sync`` (0.31) uploads several folders of one run id in order of their start
+    time into that run; ``--id`` makes it explicit.
+    """
+    sessions = offline_sessions(run_dir, identifier)
+    if not sessions:
+        return None
+    return f"wandb sync --id {identifier} " + " ".join(str(s) for s in sessions)
+
+
+def finish_wandb(loggers: list, run_dir: Path | None = None, failed: bool = False) -> None:
+    """Close this job's W&B run (one run per multirun job) and say how to upload it.
+
+    Offline, the command printed covers every session of the run (a resumed run has one
+    folder per session), so one command uploads its whole history.
+    """
     from pytorch_lightning.loggers import WandbLogger
 
     for logger in loggers:
@@ -153,8 +179,18 @@ def finish_wandb(loggers: list, failed: bool = False) -> None:
         run = logger._experiment
         offline = getattr(getattr(run, "settings", None), "mode", "") in ("offline", "dryrun")
         folder = Path(run.dir).parent if getattr(run, "dir", None) else None
+        identifier = run.id
         run.finish(exit_code=1 if failed else 0)
         if wandb.run is run:
             wandb.finish()
-        if offline and folder is not None:
-            log.info("W&B run saved offline; upload it with:\n  wandb sync %s", folder)
+        if not offline or folder is None:
+            continue
+        command = sync_command(run_dir or folder.parent.parent, identifier)
+        sessions = len(offline_sessions(run_dir or folder.parent.parent, identifier))
+        log.info(
+            "W&B run %s saved offline (%d session folder%s); upload the whole run with:\n  %s",
+            identifier,
+            sessions,
+            "" if sessions == 1 else "s",
+            command or f"wandb sync {folder}",
+        )
