@@ -59,7 +59,8 @@ IMAGES = "benchmark.images.samples=[camera] benchmark.images.blocks=[4] benchmar
 EVAL = f"{TEXT} ocr_workers=1 samples_per_side=1"
 QUICKSTART = ".venv/bin/depix-train experiment=quickstart"
 SHRINK: dict[str, str] = {
-    f"{QUICKSTART} trainer.max_epochs=20": TRAIN,
+    f"{QUICKSTART} run_name=quickstart_long trainer.max_steps=3000 trainer.max_time=null": TRAIN,
+    f"{QUICKSTART} resume=true trainer.max_steps=1000": TRAIN.replace("max_steps=2", "max_steps=3"),
     ".venv/bin/depix-train data=folder data.root=~/screenshots": TRAIN + " data.train.size=[32,64]",
     ".venv/bin/depix-train debug=fdr": TRAIN,
     f"{QUICKSTART} resume=true": TRAIN.replace("max_steps=2", "max_steps=4"),
@@ -69,6 +70,7 @@ SHRINK: dict[str, str] = {
     f"{QUICKSTART} logger=many": TRAIN,
     ".venv/bin/depix-train -m experiment=quickstart run_name=lr_grid optimizer.lr=5e-4,1e-3,2e-3": TRAIN,
     "make eval RUN=runs/quickstart": EVAL,
+    ".venv/bin/depix-eval ckpt_path=runs/quickstart benchmark=quick": EVAL,
     ".venv/bin/depix-eval ckpt_path=runs/quickstart benchmark=all limit=2": f"{EVAL} {IMAGES}",
     ".venv/bin/depix-eval ckpt_path=runs/quickstart record=true": EVAL,
     "make bench": "--quick",
@@ -89,6 +91,8 @@ NOT_RUN: dict[str, str] = {
     "make install TORCH_INDEX=https://download.pytorch.org/whl/cu128": "installs the CUDA build of torch",
     ".venv/bin/depix-train trainer=gpu": "needs an NVIDIA GPU",
     ".venv/bin/python -m depix.bench --device cuda --workers 14": "needs an NVIDIA GPU",
+    ".venv/bin/python -m depix.bundle /tmp/depix-bundle --python-version 3.10": "downloads wheels from PyPI (network)",
+    "PYTHONPATH=$PWD:$PWD/site DEPIX_FONT_DIRS=$PWD/fonts python -m depix.train experiment=gpu_short": "runs inside a bundle on a GPU host",
     "wandb login": "needs a W&B account",
     '.venv/bin/pip install -e ".[optuna]"': "installs an extra",
     "wandb sweep experiments/sweeps/wandb_lr.yaml": "needs a W&B account",
@@ -116,11 +120,7 @@ SHRINK[OPTUNA] = f"{TRAIN} hydra.sweeper.n_trials=2"
 
 # Commands that fail on this branch today, and the issue item (and helper) fixing them.
 # The lead removes an entry once the fix is merged; an entry whose command passes fails.
-KNOWN_FAILING: dict[str, str] = {
-    ".venv/bin/depix-train data=folder data.root=~/screenshots": "issue 17.3 (helper workflows): DepixDataModule gets an unexpected keyword 'root'",
-    ".venv/bin/depix-train -m experiment=quickstart run_name=lr_grid optimizer.lr=5e-4,1e-3,2e-3": "issue 17.2 (helper workflows): hydra.sweep.dir needs hydra:runtime.cwd before multirun sets it",
-    ".venv/bin/depix-sweep-summary runs/lr_grid/multirun": "issue 17.2 (helper workflows): the sweep above writes nothing",
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 
 def _copy_of(source: str) -> Callable[[Path, Path], None]:
