@@ -45,12 +45,16 @@ class RestoredRegion:
     consistency_error: float
     averaging: str | None = None  # the averaging the output was made consistent with, if any
     text: str | None = None
+    # The reader's top readings of the pixelated region, best first: (string, log-probability).
+    candidates: list[tuple[str, float]] | None = None
 
     def to_dict(self) -> dict:
         data = self.region.to_dict()
         data["consistency_error_255"] = round(self.consistency_error * 255, 3)
         data["averaging"] = self.averaging
         data["text"] = self.text
+        if self.candidates is not None:
+            data["candidates"] = [{"text": t, "score": round(s, 3)} for t, s in self.candidates]
         return data
 
 
@@ -178,7 +182,9 @@ def restore(
         averaging: how the input was pixelated, for consistency: 'srgb' (mean of the pixel
             values), 'linear' (mean in linear light) or 'auto' (per region, whichever the
             network's output agrees with).
-        read: OCR each restored region (Tesseract), stored in ``RestoredRegion.text``.
+        read: read each region's text into ``RestoredRegion.text``: the shipped reader
+            (``depix/weights/reader-small.pt``) reads the pixelated region itself, its top
+            readings in ``candidates``; without it, Tesseract reads the restoration.
         tile: largest tile the network sees at once (memory bound, not a quality knob).
 
     Raises ``ImageReadError`` (bad image), ``CheckpointLoadError`` (bad model),
@@ -233,8 +239,13 @@ def restore(
     if read:
         start = time.perf_counter()
         from depix.metrics.ocr import read_line, tesseract_available
+        from depix.reader.read import read_crops, shipped_reader_available
 
-        if tesseract_available():
+        if shipped_reader_available():  # each region read as one line (split_lines: merge)
+            crops = [rgb[r.y : r.y + r.h, r.x : r.x + r.w] for r in regions]
+            for item, found in zip(results, read_crops(crops)):
+                item.text, item.candidates = found[0][0], found
+        elif tesseract_available():
             for item in results:
                 r = item.region
                 item.text = read_line(restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w])
