@@ -62,7 +62,10 @@ def load_reader(path: str | Path | None = None, device: str | torch.device = "cp
     ``CheckpointLoadError`` for a missing file, a file that is not a reader, or weights that
     do not fit.
     """
-    file = DEFAULT_READER if path is None else resolve_checkpoint(path)
+    try:
+        file = DEFAULT_READER if path is None else resolve_checkpoint(path)
+    except CheckpointLoadError as error:
+        raise CheckpointLoadError(f"no reader: {error}") from None
     if not Path(file).is_file():
         raise CheckpointLoadError(f"no reader at {file} (train one: depix-train experiment=reader)")
     checkpoint = load_checkpoint_file(file)
