@@ -47,3 +47,18 @@ def test_frozen_reader_gets_no_gradient_and_stays_in_eval(reader_file):
 def test_missing_reader_is_a_one_line_error(tmp_path):
     with pytest.raises(CheckpointLoadError, match="no reader"):
         TextAwareLoss(reader=tmp_path / "none.pt")
+
+
+def test_loss_config_choice_builds_the_composite_with_the_text_term(reader_file, tmp_path):
+    import hydra
+
+    from tests.conftest import compose_cfg
+
+    cfg = compose_cfg(
+        ["loss=text_aware", f"loss.terms.text.reader={reader_file}"], tmp_path / "run"
+    )
+    loss = hydra.utils.instantiate(cfg.loss)
+    assert set(loss.terms) == {"pixel", "perceptual", "text"}
+    clean = lines(["ok"], block=1)
+    total, parts = loss(clean, clean)
+    assert float(parts["text"]) == pytest.approx(0.0, abs=1e-6)
