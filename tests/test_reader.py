@@ -244,6 +244,7 @@ def test_reader_reads_any_size_and_windows_long_lines():
     assert len(readings) == 2
     for found in readings:
         assert 1 <= len(found) <= 3 and all(set(t) <= set("0123456789") for t, _ in found)
+        assert all(type(s) is float for _, s in found)  # JSON-serialisable scores
 
 
 def test_text_method_returns_one_string_per_line(tmp_path, monkeypatch):

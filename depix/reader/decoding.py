@@ -107,4 +107,4 @@ def beam_search(
         if not beams:
             return []
     ranked = sorted(beams.items(), key=lambda kv: _logadd(*kv[1]), reverse=True)
-    return [(charset.decode(p), _logadd(*s)) for p, s in ranked[:top_k]]
+    return [(charset.decode(p), float(_logadd(*s))) for p, s in ranked[:top_k]]

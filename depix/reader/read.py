@@ -118,7 +118,10 @@ class Reader:
                 found = beam_search(lp, self.charset, beam=self.beam, top_k=top_k, allowed=allowed)
             else:
                 found = [greedy_decode(lp, self.charset, allowed)]
-            readings.append(found or [("", float("-inf"))])
+            merged: dict[str, float] = {}
+            for text, score in found:  # outer spaces are invisible: the training text had none
+                merged.setdefault(text.strip(), score)
+            readings.append(list(merged.items()) or [("", float("-inf"))])
         return readings
 
     def read(
