@@ -16,11 +16,11 @@ from omegaconf import OmegaConf
 from depix.evaluate.plot import line_chart
 
 SERIES = {
-    "val/cer": "reader, all",
-    "val/cer_q": "reader, block/font <= 1/4",
-    "val/cer_t": "reader, 1/4 .. 1/3",
-    "val/cer_hard": "reader, > 1/3",
-    "val/cer_tesseract": "Tesseract, all",
+    "val/cer": "reader all",
+    "val/cer_q": "reader <= 1/4",
+    "val/cer_t": "reader 1/4-1/3",
+    "val/cer_hard": "reader > 1/3",
+    "val/cer_tesseract": "Tesseract all",
 }
 
 
@@ -35,7 +35,7 @@ def curve(run: Path, out: Path) -> Path:
                     series[label].append(((int(row["step"]) + 1) * batch / 1000, float(row[key])))
     chart = line_chart(
         {k: v for k, v in series.items() if v},
-        f"{run.name}: validation CER (val-split fonts)",
+        f"{run.name}: validation CER (val-split fonts; bands: block/font)",
         "training lines seen (thousands)",
         "CER",
     )
