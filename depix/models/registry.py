@@ -24,11 +24,13 @@ from torch import nn
 
 from depix.callbacks.checkpoint_io import CheckpointLoadError
 from depix.models.unet import UNet
+from depix.reader.network import ReaderNet
 
 # ``_target_`` string (as written by depix-train) -> class. Add a network here to make its
 # files loadable; nothing outside this table can be built from a file.
 NETWORKS: dict[str, type[nn.Module]] = {
     "depix.models.unet.UNet": UNet,
+    "depix.reader.network.ReaderNet": ReaderNet,
 }
 
 Scalar = (bool, int, float, str, type(None))

@@ -62,6 +62,8 @@ class RestoredRegion:
     # a pick that the evidence hardly separates shows here, in [0, 1] units.
     consistency_by_averaging: dict[str, float] = field(default_factory=dict)
     averaging_gaps: dict[str, float] = field(default_factory=dict)
+    # The reader's top readings of the pixelated region, best first: (string, log-probability).
+    candidates: list[tuple[str, float]] | None = None
 
     def to_dict(self) -> dict:
         data = self.region.to_dict()
@@ -76,6 +78,8 @@ class RestoredRegion:
         data["text"] = self.text
         data["restored_at"] = list(self.restored_at) if self.restored_at else None
         data["restored"] = self.restored
+        if self.candidates is not None:
+            data["candidates"] = [{"text": t, "score": round(s, 3)} for t, s in self.candidates]
         return data
 
 
@@ -243,7 +247,9 @@ def restore(
             values), 'linear' (mean in linear light), 'center' / 'corner' (one sampled
             pixel per cell: only that pixel is set) or 'auto' (per region, whichever the
             network's raw output agrees with best; see ``consistency.pick_averaging``).
-        read: OCR each restored region (Tesseract), stored in ``RestoredRegion.text``.
+        read: read each region's text into ``RestoredRegion.text``: the shipped reader
+            (``depix/weights/reader-small.pt``) reads the pixelated region itself, its top
+            readings in ``candidates``; without it, Tesseract reads the restoration.
         tile: largest tile the network sees at once (memory bound, not a quality knob).
         min_confidence: detected regions below this detection confidence (0-1) are
             ignored; default ``evidence.MIN_CONFIDENCE``.
@@ -332,8 +338,13 @@ def restore(
     if read:
         start = time.perf_counter()
         from depix.metrics.ocr import read_line, tesseract_available
+        from depix.reader.read import read_crops, shipped_reader_available
 
-        if tesseract_available():
+        if shipped_reader_available():  # each region read as one line (split_lines: merge)
+            crops = [rgb[r.y : r.y + r.h, r.x : r.x + r.w] for r in regions]
+            for item, found in zip(results, read_crops(crops)):
+                item.text, item.candidates = found[0][0], found
+        elif tesseract_available():
             for item in results:
                 r = item.region
                 item.text = read_line(restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w])

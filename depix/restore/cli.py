@@ -112,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the mosaic was averaged, for consistency: srgb (most editors), linear "
         "(linear light), auto (per region, whichever the restoration agrees with; default)",
     )
-    parser.add_argument("--read", action="store_true", help="OCR each restored region")
+    parser.add_argument(
+        "--read",
+        action="store_true",
+        help="read each region's text (the shipped reader; Tesseract on the restoration without it)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
