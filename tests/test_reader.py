@@ -222,7 +222,7 @@ def test_loading_never_builds_another_class(tmp_path):
         "state_dict": net.state_dict(),
     }
     torch.save(odd, tmp_path / "odd.pt")
-    with pytest.raises(CheckpointLoadError, match="plain value"):
+    with pytest.raises(CheckpointLoadError, match="not plain data"):
         load_reader(tmp_path / "odd.pt")
     with pytest.raises(CheckpointLoadError, match="no reader"):
         load_reader(tmp_path / "missing.pt")

@@ -125,7 +125,7 @@ def test_restore_cli_refuses_a_malicious_ckpt(tmp_path, capsys):
 def test_honest_files_still_load_and_arguments_are_checked():
     net = build_network({"_target_": UNET, "widths": [8, 16], "stem": 2, "norm": "group"})
     assert isinstance(net, UNet) and net.stem_factor == 2
-    assert set(NETWORKS) == {UNET}
+    assert set(NETWORKS) == {UNET, "depix.reader.network.ReaderNet"}
     bad = {
         "wrong type": ({"_target_": UNET, "stem": "2"}, "stem='2' is not plain data"),
         "bool for int": ({"_target_": UNET, "blocks": True}, "blocks=True"),
