@@ -171,18 +171,20 @@ def value_table(foreground: Colour, background: Colour, averaging: str) -> np.nd
     """
     cov = (np.arange(256, dtype=np.float32) / 255.0)[:, None, None]
     levels = np.asarray(composite(cov, foreground, background), dtype=np.float64)[:, 0, :]
-    if averaging == "linear":
-        lin = rgb_to_linear_rgb(torch.from_numpy(levels / 255).float().T[:, :, None])
-        return lin[:, :, 0].T.double().numpy()
-    return levels
+    return to_space(levels, averaging)
+
+
+def _kornia(fn, values: np.ndarray) -> np.ndarray:
+    """Apply a kornia colour function to RGB values of any shape (..., 3)."""
+    flat = torch.from_numpy(np.ascontiguousarray(values.reshape(-1, 3).T)).float()
+    out = fn(flat.clamp(0, 1)[None, :, :, None])[0, :, :, 0]
+    return out.T.double().numpy().reshape(values.shape)
 
 
 def to_levels(space_means: np.ndarray, averaging: str) -> np.ndarray:
     """Cell means in the averaging space -> the 8-bit cell values the tool writes."""
     if averaging == "linear":
-        t = torch.from_numpy(np.ascontiguousarray(np.moveaxis(space_means, -1, 0))).float()
-        srgb = linear_rgb_to_rgb(t.clamp(0, 1)[None])[0]
-        return np.moveaxis(torch.round(srgb.clamp(0, 1) * 255).double().numpy(), 0, -1)
+        return np.round(np.clip(_kornia(linear_rgb_to_rgb, space_means), 0, 1) * 255)
     if averaging == "srgb_trunc":
         return np.floor(space_means)
     return np.floor(space_means + 0.5)
@@ -192,8 +194,7 @@ def to_space(levels: np.ndarray, averaging: str) -> np.ndarray:
     """8-bit levels (any shape, last axis RGB) -> the averaging space (levels or linear light)."""
     if averaging != "linear":
         return levels.astype(np.float64)
-    t = torch.from_numpy(np.ascontiguousarray(np.moveaxis(levels, -1, 0) / 255)).float()
-    return np.moveaxis(rgb_to_linear_rgb(t.clamp(0, 1)[None])[0].double().numpy(), 0, -1)
+    return _kornia(rgb_to_linear_rgb, levels / 255)
 
 
 def over(glyph: np.ndarray, below: np.ndarray) -> np.ndarray:
@@ -236,6 +237,7 @@ class GlyphSet:
         self.ascent, self.descent = self.font.getmetrics()
         self._stacks: dict[tuple[int, int], GlyphStack] = {}
         self._pairs: dict[str, float] = {}
+        self._rows: dict[str, np.ndarray] = {}
         self.advances = np.array([self.font.getlength(c) for c in charset])
 
     def stack(self, phase_x: int, phase_y: int = 0) -> GlyphStack:
@@ -245,13 +247,13 @@ class GlyphSet:
             pad = int(self.size) + 4
             height = self.ascent + self.descent + 2 * pad
             width = int(self.advances.max()) + 2 * pad
-            origin = [(pad + phase_x / 64, pad + phase_y / 64)]
-            masks = np.stack(
-                [
-                    np.round(text_coverage([c], self.style, origin, height, width)[..., 0] * 255)
-                    for c in self.charset
-                ]
-            ).astype(np.uint8)
+            # One draw of the whole charset, each glyph in its own slot (one canvas, one call).
+            origins = [(k * width + pad + phase_x / 64, pad + phase_y / 64)
+                       for k in range(len(self.charset))]  # fmt: skip
+            sheet = text_coverage(list(self.charset), self.style, origins, height,
+                                  width * len(self.charset))[..., 0]  # fmt: skip
+            masks = np.round(sheet * 255).astype(np.uint8)
+            masks = masks.reshape(height, len(self.charset), width).transpose(1, 0, 2)
             ink = masks.any(0)
             rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
             if len(rows) == 0:  # a charset of spaces only
@@ -261,6 +263,14 @@ class GlyphSet:
                 np.ascontiguousarray(masks), rows[0] - pad, cols[0] - pad
             )
         return self._stacks[key]
+
+    def pair_row(self, first: str) -> np.ndarray:
+        """Pen steps (C,) from ``first`` to every character of the charset (cached)."""
+        row = self._rows.get(first)
+        if row is None:
+            row = np.array([self.pair_advance(first, c) for c in self.charset])
+            self._rows[first] = row
+        return row
 
     def pair_advance(self, first: str, second: str) -> float:
         """Pen step from ``first`` to ``second``: advance plus kerning, px (multiple of 1/64)."""
@@ -322,6 +332,8 @@ class LineModel:
         self.valid = grid.valid()
         self.counts = grid.counts()
         self.empty = self.counts[..., None] * self.table[0]
+        self._cells: dict[tuple[int, int, int], np.ndarray] = {}
+        self._areas: dict[int, np.ndarray] = {}
 
     def start(self, x: float, top: int) -> State:
         canvas = np.zeros(self.valid.shape, dtype=np.uint8)
@@ -359,9 +371,7 @@ class LineModel:
         glyphs fall outside the canvas are left out.
         """
         if state.text:
-            last = state.text[-1]
-            pens = np.array([state.pen + self.glyphs.pair_advance(last, self.glyphs.charset[i])
-                             for i in chars])  # fmt: skip
+            pens = state.pen + self.glyphs.pair_row(state.text[-1])[chars]
         else:
             pens = np.full(len(chars), state.pen)
         for pen in np.unique(pens):
@@ -370,7 +380,68 @@ class LineModel:
             if found is not None:
                 yield group, float(pen), *found
 
+    def _glyph_cells(self, phase: int, ry: int, rx: int) -> np.ndarray:
+        """Cell sums (C, R, K, 3) of every glyph alone (value minus background) when its
+        stack window starts ``ry``, ``rx`` px into a cell, from a summed-area table of the
+        glyph values cached per phase (any alignment is then four lookups per cell)."""
+        key = (phase, ry, rx)
+        cells = self._cells.get(key)
+        if cells is None:
+            area = self._areas.get(phase)
+            if area is None:
+                masks = self.glyphs.stack(phase).masks
+                values = (self.table[masks] - self.table[0]).astype(np.float64)
+                area = np.zeros((values.shape[0], values.shape[1] + 1, values.shape[2] + 1, 3))
+                area[:, 1:, 1:] = values.cumsum(1).cumsum(2)
+                self._areas[phase] = area
+            b = self.grid.block
+            gh, gw = area.shape[1] - 1, area.shape[2] - 1
+            ys = np.clip(np.arange(0, ry + gh + b, b) - ry, 0, gh)
+            xs = np.clip(np.arange(0, rx + gw + b, b) - rx, 0, gw)
+            ys = ys[: -(-(ry + gh) // b) + 1]
+            xs = xs[: -(-(rx + gw) // b) + 1]
+            corner = area[:, ys][:, :, xs]
+            cells = (
+                corner[:, 1:, 1:] - corner[:, :-1, 1:] - corner[:, 1:, :-1] + corner[:, :-1, :-1]
+            )
+            self._cells[key] = cells
+        return cells
+
     def _delta(self, state: State, pen: float, chars: np.ndarray):
+        """Window and new cell sums of ``chars`` drawn at ``pen`` on ``state`` (see
+        ``candidates``): precomputed glyph cells plus an exact correction where a glyph
+        overlaps earlier ink; glyphs cut by the crop's border take the exact path."""
+        b = self.grid.block
+        ix, fx = _phase(pen)
+        stack = self.glyphs.stack(fx)
+        _, gh, gw = stack.masks.shape
+        y0 = state.top + self.grid.pad_y + stack.dy
+        x0 = ix + self.grid.pad_x + stack.dx
+        height, width = self.valid.shape
+        inside = y0 >= 0 and x0 >= 0 and y0 + gh <= height and x0 + gw <= width
+        if not inside or not self.valid[y0, x0] or not self.valid[y0 + gh - 1, x0 + gw - 1]:
+            return self._delta_exact(state, pen, chars)
+        ry, rx = y0 % b, x0 % b
+        cells = self._glyph_cells(fx, ry, rx)[chars]
+        r0, c0 = y0 // b, x0 // b
+        r1, c1 = r0 + cells.shape[1], c0 + cells.shape[2]
+        if r1 > self.grid.rows or c1 > self.grid.cols:
+            return self._delta_exact(state, pen, chars)
+        below = state.canvas[y0 : y0 + gh, x0 : x0 + gw]
+        inked = np.flatnonzero(below.any(0))
+        if len(inked):  # overlap with earlier glyphs: exact over-compositing on those columns
+            a, e = inked[0], inked[-1] + 1
+            g = stack.masks[chars][:, :, a:e]
+            d = below[:, a:e]
+            corr = self.table[over(g, d)] - self.table[d] - self.table[g] + self.table[0]
+            box = np.zeros((len(chars), cells.shape[1] * b, cells.shape[2] * b, 3))
+            box[:, ry : ry + gh, rx + a : rx + e] = corr
+            cells = cells + box.reshape(len(chars), cells.shape[1], b, cells.shape[2], b, 3).sum(
+                (2, 4)
+            )
+        return (r0, r1, c0, c1), state.sums[r0:r1, c0:c1] + cells
+
+    def _delta_exact(self, state: State, pen: float, chars: np.ndarray):
         found = self._window(pen, state.top)
         if found is None:
             return None
