@@ -44,13 +44,20 @@ class RestoredRegion:
     # (``region.pitch``) on the whole-pixel grid it was restored on, before mapping back.
     consistency_error: float
     averaging: str | None = None  # the averaging the output was made consistent with, if any
-    text: str | None = None
+    text: str | None = None  # the decoded string (lines joined by newlines), with --read
+    reading: object | None = None  # depix.decode.region.RegionReading, with --read
+    tesseract_text: str | None = None  # Tesseract's reading of the restored pixels, with --read
+    drawn: str = "model"  # what fills the region: "model" (U-Net) or "decoded" (rendered text)
 
     def to_dict(self) -> dict:
         data = self.region.to_dict()
         data["consistency_error_255"] = round(self.consistency_error * 255, 3)
         data["averaging"] = self.averaging
         data["text"] = self.text
+        if self.reading is not None:
+            data["decoded"] = self.reading.to_dict()
+            data["tesseract_text"] = self.tesseract_text
+            data["drawn"] = self.drawn
         return data
 
 
@@ -166,6 +173,7 @@ def restore(
     read: bool = False,
     tile: int = 512,
     averaging: str = "auto",
+    decode=None,
 ) -> RestoreResult:
     """Restore every pixelated region of ``image`` (a path or a PIL image).
 
@@ -178,7 +186,12 @@ def restore(
         averaging: how the input was pixelated, for consistency: 'srgb' (mean of the pixel
             values), 'linear' (mean in linear light) or 'auto' (per region, whichever the
             network's output agrees with).
-        read: OCR each restored region (Tesseract), stored in ``RestoredRegion.text``.
+        read: decode the text of each region (``depix.decode``: render, pixelate, compare),
+            stored in ``RestoredRegion.text``/``reading``; a region whose every line is
+            recovered with confidence >= ``DRAW_CONFIDENCE`` is filled with the decoded text
+            drawn in the matched font (made consistent with the mosaic) instead of the model's
+            output. Tesseract's reading of the restored pixels goes to ``tesseract_text``.
+        decode: ``depix.decode.DecodeOptions`` (fonts, charset, pattern) for ``read``.
         tile: largest tile the network sees at once (memory bound, not a quality knob).
 
     Raises ``ImageReadError`` (bad image), ``CheckpointLoadError`` (bad model),
@@ -232,13 +245,59 @@ def restore(
 
     if read:
         start = time.perf_counter()
+        decoded = _decode_regions(rgb, results, restored_rgb, decode, notes)
+        if decoded:
+            picture = paste_regions(original, restored_rgb, [(r.x, r.y, r.w, r.h) for r in regions])
+        timings["decode_s"] = time.perf_counter() - start
+        start = time.perf_counter()
         from depix.metrics.ocr import read_line, tesseract_available
 
         if tesseract_available():
             for item in results:
                 r = item.region
-                item.text = read_line(restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w])
-        else:
-            notes.append("Tesseract is not installed (apt install tesseract-ocr): no text read")
+                item.tesseract_text = read_line(restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w])
         timings["read_s"] = time.perf_counter() - start
     return RestoreResult(picture, results, timings, str(loaded.path), notes)
+
+
+DRAW_CONFIDENCE = 0.9  # decoded text replaces the model's output from this confidence on
+
+
+def _decode_regions(rgb, results, restored_rgb, options, notes) -> bool:
+    """Decode every region's text (``depix.decode``); where every line of a region is
+    recovered with confidence >= ``DRAW_CONFIDENCE``, draw the decoded text into
+    ``restored_rgb`` (projected onto the observed mosaic). Returns whether any was drawn."""
+    from depix.decode.region import decode_region, render_region
+
+    drawn_any = False
+    for item in results:
+        r = item.region
+        if r.pitch is not None:
+            notes.append(
+                f"region at {r.x},{r.y}: seen through a rescale (fractional cells): not decoded"
+            )
+            continue
+        block_h, block_w, oy, ox = _relative_grid(r)
+        if block_h != block_w:
+            notes.append(f"region at {r.x},{r.y}: non-square cells: not decoded")
+            continue
+        crop = np.ascontiguousarray(rgb[r.y : r.y + r.h, r.x : r.x + r.w])
+        reading = decode_region(crop, block_h, oy, ox, options)
+        item.reading = reading
+        item.text = reading.text
+        if reading.lines and reading.confidence >= DRAW_CONFIDENCE:
+            drawn = render_region(reading, r.h, r.w)
+            if drawn is not None:
+                reference = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
+                out = torch.from_numpy(drawn).permute(2, 0, 1)[None].float() / 255
+                averaging = reading.lines[0].averaging
+                averaging = "linear" if averaging == "linear" else "srgb"
+                out, _ = enforce_consistency(out, reference, (block_h, block_w, oy, ox), averaging)
+                pixels = out[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+                restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w] = pixels
+                item.consistency_error = consistency_error(
+                    out.mul(255).round() / 255, reference, (block_h, block_w, oy, ox), averaging
+                )
+                item.averaging, item.drawn = averaging, "decoded"
+                drawn_any = True
+    return drawn_any

@@ -58,7 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the mosaic was averaged, for consistency: srgb (most editors), linear "
         "(linear light), auto (per region, whichever the restoration agrees with; default)",
     )
-    parser.add_argument("--read", action="store_true", help="OCR each restored region")
+    parser.add_argument(
+        "--read",
+        action="store_true",
+        help="decode the hidden text of each region (render candidate strings in the font "
+        "library, pixelate, compare with the mosaic) and print it with a confidence",
+    )
+    parser.add_argument(
+        "--font",
+        nargs="+",
+        metavar="PATH",
+        help="with --read: the font file(s) the text is in (default: the whole library)",
+    )
+    parser.add_argument(
+        "--charset",
+        default="printable",
+        help="with --read: characters to search: digits, hex, alnum, printable (default) "
+        "or the characters themselves",
+    )
+    parser.add_argument(
+        "--pattern", metavar="REGEX", help="with --read: a regex each decoded line must match"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -103,10 +123,46 @@ def print_human(console: Console, result, output: Path) -> None:
         ]
         table.add_row(*cells, *([item.text or ""] if read else []))
     console.print(table)
+    for index, item in enumerate(result.regions):
+        if item.reading is None:
+            continue
+        lines = item.reading.lines
+        for k, line in enumerate(lines):
+            where = f"region {index + 1}" + (f" line {k + 1}" if len(lines) > 1 else "")
+            console.print(f"{where}: {line.verdict()}", markup=False)
+        if item.drawn == "decoded":
+            console.print(f"region {index + 1}: drawn from the decoded text", markup=False)
     if any(item.region.pitch is not None for item in result.regions):
         console.print("* seen through a rescale: cell size in pixels, restored on that grid")
     times = ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in result.timings.items())
     console.print(f"wrote [bold]{output}[/] ({times})")
+
+
+def _decode_options(args):
+    """The decoder's options from --font/--charset/--pattern; RestoreError when bad."""
+    import re
+
+    from depix.decode.charset import resolve_charset
+    from depix.decode.decode import DecodeOptions
+    from depix.restore.api import RestoreError
+
+    fonts = None
+    if args.font:
+        from PIL import ImageFont
+
+        for path in args.font:
+            try:
+                ImageFont.truetype(path, 12)
+            except OSError:
+                raise RestoreError(f"--font {path}: not a font file Pillow can read") from None
+        fonts = list(args.font)
+    try:
+        resolve_charset(args.charset)
+        if args.pattern:
+            re.compile(args.pattern)
+    except (ValueError, re.error) as error:
+        raise RestoreError(f"--charset/--pattern: {error}") from None
+    return DecodeOptions(fonts=fonts, charset=args.charset, pattern=args.pattern)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     try:
+        decode = _decode_options(args) if args.read else None
         result = restore(
             args.input,
             model=args.ckpt,
@@ -128,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             consistency=args.consistency,
             read=args.read,
             averaging=args.averaging,
+            decode=decode,
         )
         output = args.output or default_output_path(args.input, result.image.mode)
         save_image(result.image, output)
