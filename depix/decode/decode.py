@@ -61,7 +61,7 @@ class DecodeOptions:
     charset: str = "printable"
     pattern: str | None = None
     beam: int = 16
-    screen_beam: int = 2
+    screen_beam: int = 4
     screen_px: int = 40  # width of ink (px) on which fonts and sizes are screened
     finalists: int = 2
     averaging: Sequence[str] = ("srgb", "linear")
@@ -270,16 +270,27 @@ def decode_line(
     stop = int(c0) + max(3, math.ceil(options.screen_px / grid.block))
     stop = min(stop, int(c1) + 1)
     screened = []
+
+    def screen(font: str, size: float) -> None:
+        glyphs = glyph_set(font, size, charset, options.antialias)
+        model = LineModel(glyphs, grid, fg0, tuple(int(v) for v in np.round(bg)), "srgb")
+        scorer = Scorer(model, observed, sigma)
+        found = beam_search(model, scorer, _starts(model, box), chars,
+                            beam=options.screen_beam, ink_right=ink_right, keep=1,
+                            stop_column=stop)  # fmt: skip
+        if found:
+            screened.append((found[0].cost, font, size, found[0]))
+
+    # Coarse sizes first (every other px), then the neighbours of the best few.
     for font in fonts:
-        for size in _sizes(font, int(r1 - r0), grid.block):
-            model = LineModel(glyph_set(font, size, charset, options.antialias), grid, fg0,
-                              tuple(int(v) for v in np.round(bg)), "srgb")  # fmt: skip
-            scorer = Scorer(model, observed, sigma)
-            found = beam_search(model, scorer, _starts(model, box), chars,
-                                beam=options.screen_beam, ink_right=ink_right, keep=1,
-                                stop_column=stop)  # fmt: skip
-            if found:
-                screened.append((found[0].cost, font, size, found[0]))
+        for size in _sizes(font, int(r1 - r0), grid.block)[::2]:
+            screen(font, size)
+    tried = {(f, s) for _, f, s, _ in screened}
+    for _, font, size, _ in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
+        for near in (size - 1, size + 1):
+            if (font, near) not in tried and near >= 6:
+                tried.add((font, near))
+                screen(font, near)
     if DEBUG:
         for item in sorted(screened, key=lambda t: t[0])[:8]:
             print(
@@ -321,7 +332,13 @@ def _verify(
             best_per_text[h.text] = (cost, h)
     if not best_per_text:
         return _not_recovered("no string of the charset/pattern explains the mosaic", start)
-    ranked = sorted(best_per_text.values(), key=lambda t: t[0])
+    ranked = []
+    # A string that only adds characters to a cheaper-or-equal one (glyphs at the crop's edge
+    # whose ink changes no 8-bit cell) adds no evidence: keep the shorter one.
+    for cost, h in sorted(best_per_text.values(), key=lambda t: (t[0], len(t[1].text))):
+        if any(h.text.startswith(k.text) and cost > c - 1.0 for c, k in ranked):
+            continue
+        ranked.append((cost, h))
     best_cost, best = ranked[0]
     valid = ~np.isnan(observed[..., 0])
     rms = math.sqrt(best_cost / (3 * valid.sum()))

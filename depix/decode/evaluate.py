@@ -26,7 +26,7 @@ class DecoderTextMethod:
         fonts: str | Sequence[str] = "all",
         charset: str = "printable",
         beam: int = 16,
-        screen_beam: int = 2,
+        screen_beam: int = 4,
         finalists: int = 2,
     ) -> None:
         font_list = discover_fonts("all") if fonts == "all" else tuple(fonts)

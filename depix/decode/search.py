@@ -165,6 +165,9 @@ def beam_search(
         for group, pen, (r0, r1, c0, c1), sums in model.candidates(state, allowed):
             means = model.means(sums, model.counts[r0:r1, c0:c1])
             full, excess = scorer.costs(means, slice(r0, r1), slice(c0, c1))
+            # A character none of whose ink falls inside the crop cannot be seen: no evidence.
+            seen = np.abs(sums - state.sums[r0:r1, c0:c1]).reshape(len(group), -1).max(1) > 0
+            seen |= is_space[group]
             # Column costs change only in the window [c0, c1): the parent's cumulative sums
             # plus the window's changes give every candidate's lower bound and full cost.
             d_full = full.sum(1) - item.full[r0:r1, c0:c1].sum(0)  # (C, K)
@@ -184,6 +187,8 @@ def beam_search(
             best = np.argsort(lb)[: 2 * beam]
             ends = np.argsort(complete)[: keep + 1]
             for k in np.union1d(best, ends):
+                if not seen[k]:
+                    continue
                 index = int(group[k])
                 text = state.text + charset[index]
                 if not pattern.prefix_ok(text):
