@@ -46,8 +46,12 @@ from depix.decode.search import HUBER, PatternFilter, Scorer, beam_search, huber
 
 MIN_CONTRAST = 24.0  # levels between text and background below which nothing is read
 TEMPERATURE = 4.0  # cost units per e-fold of the confidence (cell errors are correlated)
-FIT_RMS = 1.6
-DEBUG = False  # normalised residual rms of a line that matches within the noise
+FIT_RMS = 1.3
+DEBUG = False
+RECOVERED = 0.8  # confidence from which a line counts as recovered
+# First text colour guesses: this far along background -> most inked cell (thin strokes rarely
+# fill a cell, and how far they fill it depends on block/size and weight).
+FG_REACH = (1.15, 1.6)  # normalised residual rms of a line that matches within the noise
 
 
 @dataclass
@@ -62,8 +66,10 @@ class DecodeOptions:
     pattern: str | None = None
     beam: int = 16
     screen_beam: int = 4
-    screen_px: int = 40  # width of ink (px) on which fonts and sizes are screened
-    finalists: int = 2
+    screen_px: int = 64  # width of ink (px) on which fonts and sizes are screened
+    foreground: tuple[int, int, int] | None = None  # the text colour, when known
+    rescreen: int = 6  # best screened (font, size) pairs screened again with their own colour
+    finalists: int = 3
     averaging: Sequence[str] = ("srgb", "linear")
     antialias: str = "grey"
     alternatives: int = 5
@@ -257,7 +263,15 @@ def decode_line(
     if r1 - r0 < 2 and grid.block >= 6:
         return _not_recovered("the text spans one row of cells: blocks too large to read", start)
     peak = np.nan_to_num(observed)[np.unravel_index(np.argmax(distance), distance.shape)]
-    fg0 = tuple(int(v) for v in np.clip(np.round(bg + (peak - bg) / 0.5), 0, 255))
+    # Guesses of the text colour along the background -> most inked cell direction; each
+    # screened (font, size) refits it below.
+    guesses = [
+        tuple(int(v) for v in np.clip(np.round(bg + (peak - bg) * reach), 0, 255))
+        for reach in FG_REACH
+    ]
+    if options.foreground is not None:
+        guesses = [tuple(int(v) for v in options.foreground)]
+    fg0 = guesses[0]
     sigma = noise_level(spread, far)
 
     fonts = list(options.fonts) if options.fonts else list(discover_fonts("all"))
@@ -271,26 +285,49 @@ def decode_line(
     stop = min(stop, int(c1) + 1)
     screened = []
 
-    def screen(font: str, size: float) -> None:
+    bg_t = tuple(int(v) for v in np.round(bg))
+
+    def screen(font: str, size: float, fg: tuple = fg0) -> tuple | None:
         glyphs = glyph_set(font, size, charset, options.antialias)
-        model = LineModel(glyphs, grid, fg0, tuple(int(v) for v in np.round(bg)), "srgb")
+        model = LineModel(glyphs, grid, fg, bg_t, "srgb")
         scorer = Scorer(model, observed, sigma)
         found = beam_search(model, scorer, _starts(model, box), chars,
                             beam=options.screen_beam, ink_right=ink_right, keep=1,
                             stop_column=stop)  # fmt: skip
-        if found:
-            screened.append((found[0].cost, font, size, found[0]))
+        if not found:
+            return None
+        return (
+            found[0].cost,
+            font,
+            size,
+            found[0],
+            _refit_foreground(model, found[0].state, observed, bg),
+        )
 
-    # Coarse sizes first (every other px), then the neighbours of the best few.
+    # Coarse sizes first (every other px), then the neighbours of the best few; the best are
+    # screened again with the text colour refitted to what they found (a wrong first colour
+    # favours fonts with more or less ink).
     for font in fonts:
         for size in _sizes(font, int(r1 - r0), grid.block)[::2]:
-            screen(font, size)
-    tried = {(f, s) for _, f, s, _ in screened}
-    for _, font, size, _ in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
+            for fg in dict.fromkeys(guesses):
+                screened.append(screen(font, size, fg))
+    screened = [item for item in screened if item is not None]
+    tried = {(f, s) for _, f, s, _, _ in screened}
+    for _, font, size, _, fg in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
         for near in (size - 1, size + 1):
             if (font, near) not in tried and near >= 6:
                 tried.add((font, near))
-                screen(font, near)
+                screened.append(screen(font, near, fg))
+    screened = [item for item in screened if item is not None]
+    rescreened, seen = [], set()
+    for _, font, size, _, fg in sorted(screened, key=lambda t: t[0]):
+        if (font, size) in seen:
+            continue
+        seen.add((font, size))
+        rescreened.append(screen(font, size, fg))
+        if len(seen) >= options.rescreen:
+            break
+    screened = [item for item in rescreened if item is not None] or screened
     if DEBUG:
         for item in sorted(screened, key=lambda t: t[0])[:8]:
             print(
@@ -302,11 +339,10 @@ def decode_line(
 
     # Final: the best (font, size) pairs, text colour refitted, full beam, both averagings.
     finals: list[tuple[Hypothesis, float]] = []
-    bg_t = tuple(int(v) for v in np.round(bg))
-    for _, font, size, best in screened[: options.finalists]:
+    for _, font, size, best, fg_srgb in screened[: options.finalists]:
         for averaging in options.averaging:
             glyphs = glyph_set(font, size, charset, options.antialias)
-            model = LineModel(glyphs, grid, fg0, bg_t, averaging)
+            model = LineModel(glyphs, grid, fg_srgb, bg_t, averaging)
             fg = _refit_foreground(model, best.state, observed, bg)
             model = LineModel(glyphs, grid, fg, bg_t, averaging)
             scorer = Scorer(model, observed, sigma)
@@ -356,7 +392,7 @@ def _verify(
         }
         for (c, h), w in list(zip(ranked, weights))[: options.alternatives]
     ]
-    recovered = confidence >= 0.5
+    recovered = confidence >= RECOVERED
     reason = ""
     if not recovered:
         reason = (

@@ -27,7 +27,7 @@ class DecoderTextMethod:
         charset: str = "printable",
         beam: int = 16,
         screen_beam: int = 4,
-        finalists: int = 2,
+        finalists: int = 3,
     ) -> None:
         font_list = discover_fonts("all") if fonts == "all" else tuple(fonts)
         self.options = DecodeOptions(

@@ -21,6 +21,7 @@ import numpy as np
 
 from depix.decode.forward import LineModel, State, to_space
 
+COLOUR_SLACK = 0.15  # relative error of the predicted ink allowed for (text colour fit)
 HUBER = 3.0  # residuals beyond 3 sigma (other rasterizers' edge pixels, JPEG blocks) cost linearly
 
 
@@ -46,14 +47,22 @@ class Scorer:
         # this slope is a residual in levels.
         slope = to_space(levels + 0.5, model.averaging) - to_space(levels - 0.5, model.averaging)
         slope = np.maximum(np.abs(slope), 1e-6)
-        self.scale = np.where(valid[..., None], 1.0 / (sigma * slope), 0.0)
+        self.sigma = sigma
+        self.slope = np.where(valid[..., None], slope, np.inf)
+        self.background = model.table[0]
         ink = model.table[255] - model.table[0]
         self.sign = np.sign(ink)
 
     def costs(self, means: np.ndarray, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
         """(full, excess) costs per cell of ``means`` (..., R, K, 3) at cells [rows, cols]:
         ``full`` for a cell that is final, ``excess`` for one later glyphs may still darken."""
-        r = (np.nan_to_num(means) - self.target[rows, cols]) * self.scale[rows, cols]
+        means = np.nan_to_num(means)
+        slope = self.slope[rows, cols]
+        # Noise: sigma, plus a share of the predicted ink (the text colour is only estimated:
+        # a colour a little off must not make the search prefer other glyphs).
+        ink_levels = (means - self.background) / slope
+        spread = np.sqrt(self.sigma**2 + (COLOUR_SLACK * ink_levels) ** 2)
+        r = (means - self.target[rows, cols]) / (slope * spread)
         full = huber(r).sum(-1)
         excess = huber(np.maximum(r * self.sign, 0)).sum(-1)
         return full, excess
