@@ -33,6 +33,7 @@ from depix.data.render import LineStyle, composite, line_tops, random_colours, t
 from depix.data.text import random_text
 from depix.decode.decode import DecodeOptions
 from depix.decode.region import decode_region
+from depix.degrade.averaging import pixelate_mode
 from depix.evaluate.conditions import Grid, jpeg_roundtrip, pixelate
 from depix.evaluate.suites import line_height
 from depix.metrics.ocr import cer, read_line, tesseract_available
@@ -148,6 +149,45 @@ def summary(rows: list[dict], key: Callable[[dict], str], title: str, console: C
     return "\n".join(md) + "\n"
 
 
+SCREENSHOT_FIELDS = (  # label, hidden value, font file name, size px, block px
+    ("User:", "anna.weber", "LiberationSans-Regular", 24, 5),
+    ("Password:", "hunter42", "LiberationMono-Regular", 26, 6),
+    ("Token:", "9f3a7c21", "Inconsolata", 30, 8),
+    ("Card:", "4921 7734 0082", "LiberationSerif-Regular", 32, 10),
+)
+
+
+def make_screenshot(path: Path, quality: int = 85) -> list[dict]:
+    """A sign-in-like screenshot: labels in clear, values pixelated (blocks 5-10, each field its
+    own ``test``-split font and grid), saved once as JPEG ``quality``. Returns the truth per
+    field (text, box x,y,w,h, block, font, size)."""
+    fonts = discover_fonts("all")
+    width, height = 860, 90 + 80 * len(SCREENSHOT_FIELDS)
+    canvas = np.full((height, width, 3), 250, dtype=np.uint8)
+    label_font = next((f for f in fonts if f.endswith("DejaVuSans.ttf")), fonts[0])
+    truth = []
+    for k, (label, value, name, size, block) in enumerate(SCREENSHOT_FIELDS):
+        y = 40 + 80 * k
+        font = next(f for f in fonts if Path(f).stem == name)
+        for text, face, x, px in ((label, label_font, 30, 24), (value, font, 220, size)):
+            style = LineStyle(face, px, (30, 30, 30), (250, 250, 250), x=0, y_jitter=0)
+            w = int(load_font(face, px).getlength(text)) + 8
+            cov = text_coverage([text], style, [(2.0, 2.0)], px * 3 // 2, w)
+            canvas[y : y + px * 3 // 2, x : x + w] = np.asarray(
+                composite(cov, style.foreground, style.background)
+            )
+        box_w = int(load_font(font, size).getlength(value)) + 12
+        box = (216, y - 2, box_w, size * 3 // 2 + 6)  # x, y, w, h as a redaction tool selects
+        tensor = torch.from_numpy(canvas.copy()).permute(2, 0, 1)[None].float() / 255
+        bx, by, bw, bh = box
+        out = pixelate_mode(tensor, "srgb", block, block, by % block, bx % block,
+                            box=torch.tensor([by, bx, by + bh, bx + bw]))  # fmt: skip
+        canvas = np.round(out[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        truth.append({"text": value, "box": box, "block": block, "font": font, "size": size})
+    Image.fromarray(canvas).save(path, quality=quality)
+    return truth
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m depix.decode.bench", description=__doc__)
     parser.add_argument("--lines", type=int, default=32, help="lines, font known")
@@ -156,8 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, help="write the tables (markdown) and per-line CSV here"
     )
+    parser.add_argument(
+        "--screenshot", type=Path, help="only write the several-field test screenshot (JPEG q85)"
+    )
     args = parser.parse_args(argv)
     console = Console()
+    if args.screenshot:
+        truth = make_screenshot(args.screenshot)
+        for field in truth:
+            console.print(field, markup=False)
+        return 0
     fonts = list(discover_fonts("test"))
     tess = tesseract_available()
     rows = []

@@ -68,7 +68,8 @@ class DecodeOptions:
     screen_beam: int = 4
     screen_px: int = 64  # width of ink (px) on which fonts and sizes are screened
     foreground: tuple[int, int, int] | None = None  # the text colour, when known
-    rescreen: int = 6  # best screened (font, size) pairs screened again with their own colour
+    rescreen: int = 6
+    font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first  # best screened (font, size) pairs screened again with their own colour
     finalists: int = 3
     averaging: Sequence[str] = ("srgb", "linear")
     antialias: str = "grey"
@@ -219,6 +220,17 @@ def _refit_foreground(model: LineModel, state, observed: np.ndarray, bg: np.ndar
     return tuple(int(v) for v in np.clip(np.round(fg), 0, 255))
 
 
+def _shortlist(fonts, screen, ink_rows: int, block: int, fg: tuple, keep: int) -> list[str]:
+    """The ``keep`` fonts whose best of every third size screens cheapest (font unknown)."""
+    best: dict[str, float] = {}
+    for font in fonts:
+        for size in _sizes(font, ink_rows, block)[1::3]:
+            found = screen(font, size, fg)
+            if found is not None:
+                best[font] = min(best.get(font, math.inf), found[0])
+    return sorted(best, key=best.get)[:keep]
+
+
 def _exact_cost(h: Hypothesis, grid: CellGrid, observed: np.ndarray, sigma: float) -> float:
     """Cost of a finished line drawn and pixelated by the slow reference (every cell)."""
     pred = reference_cells(h, grid)
@@ -307,6 +319,8 @@ def decode_line(
     # Coarse sizes first (every other px), then the neighbours of the best few; the best are
     # screened again with the text colour refitted to what they found (a wrong first colour
     # favours fonts with more or less ink).
+    if len(fonts) > options.font_shortlist:
+        fonts = _shortlist(fonts, screen, int(r1 - r0), grid.block, fg0, options.font_shortlist)
     for font in fonts:
         for size in _sizes(font, int(r1 - r0), grid.block)[::2]:
             for fg in dict.fromkeys(guesses):
