@@ -188,6 +188,18 @@ def make_screenshot(path: Path, quality: int = 85) -> list[dict]:
     return truth
 
 
+CSV_FIELDS = ["index", "fonts", "text", "guess", "confidence", "cer", "exact", "tess", "tess_cer",
+              "font", "size", "block", "band", "averaging", "jpeg", "raster", "seconds"]  # fmt: skip
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m depix.decode.bench", description=__doc__)
     parser.add_argument("--lines", type=int, default=32, help="lines, font known")
@@ -229,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                 "fonts": "known",
             })  # fmt: skip
             progress.advance(task)
+            if args.out:  # per-line progress on disk: a long run interrupted keeps its lines
+                _write_csv(args.out.with_suffix(".partial.csv"), rows)
         unknown = []
         for i in range(args.unknown):
             line = make_line(i, args.seed, fonts)
@@ -252,13 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(md))
-        with open(args.out.with_suffix(".csv"), "w", newline="") as handle:
-            fields = ["index", "fonts", "text", "guess", "confidence", "cer", "exact", "tess",
-                      "tess_cer", "font", "size", "block", "band", "averaging", "jpeg", "raster",
-                      "seconds"]  # fmt: skip
-            writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows + unknown)
+        _write_csv(args.out.with_suffix(".csv"), rows + unknown)
+        args.out.with_suffix(".partial.csv").unlink(missing_ok=True)
         console.print(f"wrote {args.out} and {args.out.with_suffix('.csv')}")
     return 0
 
