@@ -211,8 +211,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--screenshot", type=Path, help="only write the several-field test screenshot (JPEG q85)"
     )
+    parser.add_argument(
+        "--tables-from", type=Path, help="print (and --out) the tables of a per-line CSV only"
+    )
     args = parser.parse_args(argv)
     console = Console()
+    if args.tables_from:
+        with open(args.tables_from) as handle:
+            rows = [
+                {**r, **{k: float(r[k]) for k in ("cer", "exact", "confidence", "seconds")},
+                 "tess_cer": float(r["tess_cer"]) if r["tess_cer"] else None,
+                 "tess_exact": float(r["tess"] == r["text"]) if r["tess_cer"] else None,
+                 "block": int(r["block"])}
+                for r in csv.DictReader(handle)
+            ]  # fmt: skip
+        md = _tables(rows, [], console)
+        if args.out:
+            args.out.write_text("\n".join(md))
+        return 0
     if args.screenshot:
         truth = make_screenshot(args.screenshot)
         for field in truth:
@@ -251,6 +267,17 @@ def main(argv: list[str] | None = None) -> int:
                             "cer": cer(guess, line["text"]), "exact": float(guess == line["text"]),
                             "seconds": seconds, "fonts": "unknown (library)"})  # fmt: skip
             progress.advance(task)
+    md = _tables(rows, unknown, console)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(md))
+        _write_csv(args.out.with_suffix(".csv"), rows + unknown)
+        args.out.with_suffix(".partial.csv").unlink(missing_ok=True)
+        console.print(f"wrote {args.out} and {args.out.with_suffix('.csv')}")
+    return 0
+
+
+def _tables(rows: list[dict], unknown: list[dict], console: Console) -> list[str]:
     md = []
     md.append(summary(rows, lambda r: r["band"], "per block/font band (font known)", console))
     md.append(summary(rows, lambda r: f"{r['block']:02d}", "per block (font known)", console))
@@ -263,13 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         md.append(summary(unknown + rows[: len(unknown)], lambda r: r["fonts"],
                           "font known vs unknown (same lines)", console))  # fmt: skip
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join(md))
-        _write_csv(args.out.with_suffix(".csv"), rows + unknown)
-        args.out.with_suffix(".partial.csv").unlink(missing_ok=True)
-        console.print(f"wrote {args.out} and {args.out.with_suffix('.csv')}")
-    return 0
+    return md
 
 
 if __name__ == "__main__":
