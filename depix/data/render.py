@@ -210,6 +210,49 @@ def _coverage(
     return np.asarray(mask, dtype=np.float32)[..., None] / 255.0
 
 
+def drawing_font(style: LineStyle):
+    """The font object a style draws with (scaled up for the ``unhinted``/``subpixel`` kinds)."""
+    sy = _SCALE[style.antialias][1]
+    return load_font(style.font, style.font_size * sy if sy > 1 else style.font_size)
+
+
+def text_coverage(
+    lines: Sequence[str],
+    style: LineStyle,
+    origins: Sequence[tuple[float, float]],
+    height: int,
+    width: int,
+) -> np.ndarray:
+    """Glyph coverage of ``lines`` drawn at ``origins`` (x, y of each line's top-left: the
+    top of the font's ascent), exactly as ``render_lines`` draws them.
+
+    Returns float32 (H, W, 1) in [0, 1] (multiples of 1/255 for ``grey``/``none``), or
+    (H, W, 3) for sub-pixel anti-aliasing. Used by the text decoder (``depix.decode``),
+    which must render hypotheses with the same rasterizer as the training data.
+    """
+    return _coverage(lines, style, drawing_font(style), origins, height, width)
+
+
+def composite(coverage: np.ndarray, foreground: Colour, background: Colour) -> Image.Image:
+    """``background + (foreground - background) * coverage`` as an 8-bit RGB image (the
+    compositing ``render_lines`` uses for one-colour text; ``coverage`` from ``text_coverage``)."""
+    fg = np.asarray(foreground, dtype=np.float32)
+    bg = np.asarray(background, dtype=np.float32)
+    return Image.fromarray(_to_uint8(bg + (fg - bg) * coverage))
+
+
+def line_tops(style: LineStyle, height: int, count: int = 1) -> list[float]:
+    """The y of each line's top (ascent) as ``render_lines`` places ``count`` lines."""
+    sy = _SCALE[style.antialias][1]
+    ascent, descent = drawing_font(style).getmetrics()
+    line_h = (ascent + descent) / sy + style.line_gap
+    block = count * line_h - style.line_gap
+    y0 = (height - block) / 2 + style.y_jitter
+    if block <= height:
+        y0 = min(max(y0, 0.0), height - block)
+    return [y0 + k * line_h for k in range(count)]
+
+
 def render_lines(
     lines: Sequence[str], style: LineStyle, height: int, width: int, engine: str = "pillow"
 ) -> tuple[Image.Image, str]:
@@ -237,7 +280,7 @@ def render_lines_array(
     if engine not in ENGINES:
         raise ValueError(f"render engine must be one of {ENGINES}, got {engine!r}")
     sx, sy = _SCALE[style.antialias]
-    font = load_font(style.font, style.font_size * sy if sy > 1 else style.font_size)
+    font = drawing_font(style)
     ascent, descent = font.getmetrics()
     line_h = (ascent + descent) / sy + style.line_gap
     count = max(1, min(len(lines), int((height + style.line_gap) // line_h)))
@@ -252,11 +295,7 @@ def render_lines_array(
     ]
     # Centre the block of line boxes (ascender to descender): no ink bounding box, which
     # would lay the text out a second time.
-    block = count * line_h - style.line_gap
-    y0 = (height - block) / 2 + style.y_jitter
-    if block <= height:
-        y0 = min(max(y0, 0.0), height - block)
-    tops = [y0 + k * line_h for k in range(count)]
+    tops = line_tops(style, height, count)
     origins = [(float(style.x), top) for top in tops]
     cov = _coverage(shown, style, font, origins, height, width, engine)
 

@@ -51,7 +51,7 @@ class RestoredRegion:
     # (``region.pitch``) on the whole-pixel grid it was restored on, before mapping back.
     consistency_error: float
     averaging: str | None = None  # the averaging the output was made consistent with, if any
-    text: str | None = None
+    text: str | None = None  # with --read: the reader's string; with --decode: the decoded one
     # Cells (block_h, block_w) the region was restored at after scale normalisation
     # (``regrid.normal_blocks``), None when restored at its own scale; ``restored`` False
     # when the region was left as it is (beyond what any rescale can help).
@@ -64,6 +64,9 @@ class RestoredRegion:
     averaging_gaps: dict[str, float] = field(default_factory=dict)
     # The reader's top readings of the pixelated region, best first: (string, log-probability).
     candidates: list[tuple[str, float]] | None = None
+    reading: object | None = None  # depix.decode.region.RegionReading, with --decode
+    tesseract_text: str | None = None  # Tesseract's reading of the restored pixels, with --read
+    drawn: str = "model"  # what fills the region: "model" (U-Net) or "decoded" (rendered text)
 
     def to_dict(self) -> dict:
         data = self.region.to_dict()
@@ -80,6 +83,10 @@ class RestoredRegion:
         data["restored"] = self.restored
         if self.candidates is not None:
             data["candidates"] = [{"text": t, "score": round(s, 3)} for t, s in self.candidates]
+        if self.reading is not None:
+            data["decoded"] = self.reading.to_dict()
+        data["tesseract_text"] = self.tesseract_text
+        data["drawn"] = self.drawn
         return data
 
 
@@ -233,6 +240,7 @@ def restore(
     averaging: str = "auto",
     min_confidence: float | None = None,
     normalise: bool = True,
+    decode=None,
 ) -> RestoreResult:
     """Restore every pixelated region of ``image`` (a path or a PIL image).
 
@@ -249,7 +257,13 @@ def restore(
             network's raw output agrees with best; see ``consistency.pick_averaging``).
         read: read each region's text into ``RestoredRegion.text``: the shipped reader
             (``depix/weights/reader-small.pt``) reads the pixelated region itself, its top
-            readings in ``candidates``; without it, Tesseract reads the restoration.
+            readings in ``candidates``; Tesseract's reading of the restored pixels goes to
+            ``tesseract_text`` (without the reader file it is ``text`` too).
+        decode: ``depix.decode.DecodeOptions`` (fonts, charset, pattern): decode the text of
+            each region (``depix.decode``: render, pixelate, compare), stored in
+            ``RestoredRegion.text``/``reading``; a region whose every line is recovered with
+            confidence >= ``DRAW_CONFIDENCE`` is filled with the decoded text drawn in the
+            matched font (made consistent with the mosaic) instead of the model's output.
         tile: largest tile the network sees at once (memory bound, not a quality knob).
         min_confidence: detected regions below this detection confidence (0-1) are
             ignored; default ``evidence.MIN_CONFIDENCE``.
@@ -335,20 +349,88 @@ def restore(
     picture = paste_regions(original, restored_rgb, [(r.x, r.y, r.w, r.h) for r in done])
     timings["restore_s"] = time.perf_counter() - start
 
+    if decode is not None:
+        start = time.perf_counter()
+        if _decode_regions(rgb, results, restored_rgb, decode, notes):
+            picture = paste_regions(original, restored_rgb, [(r.x, r.y, r.w, r.h) for r in done])
+        timings["decode_s"] = time.perf_counter() - start
     if read:
         start = time.perf_counter()
-        from depix.metrics.ocr import read_line, tesseract_available
-        from depix.reader.read import read_crops, shipped_reader_available
-
-        if shipped_reader_available():  # each region read as one line (split_lines: merge)
-            crops = [rgb[r.y : r.y + r.h, r.x : r.x + r.w] for r in regions]
-            for item, found in zip(results, read_crops(crops)):
-                item.text, item.candidates = found[0][0], found
-        elif tesseract_available():
-            for item in results:
-                r = item.region
-                item.text = read_line(restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w])
-        else:
-            notes.append("Tesseract is not installed (apt install tesseract-ocr): no text read")
+        _read_regions(rgb, restored_rgb, results, notes)
         timings["read_s"] = time.perf_counter() - start
     return RestoreResult(picture, results, timings, str(loaded.path), notes)
+
+
+def _read_regions(rgb, restored_rgb, results, notes) -> None:
+    """Read each region line by line (``lines.split_lines``) with the shipped reader, from
+    the pixelated pixels themselves (its top readings of a one-line region in
+    ``candidates``), and with Tesseract from the restored pixels (``tesseract_text``); a
+    decoded region keeps its decoded ``text``. Without the reader file Tesseract's reading
+    is the text."""
+    from depix.metrics.ocr import read_line, tesseract_available
+    from depix.reader.read import read_crops, shipped_reader_available
+    from depix.restore.lines import split_lines
+
+    use_reader, use_tesseract = shipped_reader_available(), tesseract_available()
+    if not (use_reader or use_tesseract):
+        notes.append("no reader file and no Tesseract (apt install tesseract-ocr): no text read")
+        return
+    for item in results:
+        r = item.region
+        block_h, _, oy, ox = _relative_grid(r)
+        crop = rgb[r.y : r.y + r.h, r.x : r.x + r.w]
+        bands = split_lines(crop, block_h, oy, ox) if r.pitch is None else [(0, r.h)]
+        if use_tesseract:
+            restored = restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w]
+            item.tesseract_text = "\n".join(read_line(restored[y0:y1]) for y0, y1 in bands)
+        if use_reader:
+            found = read_crops([crop[y0:y1] for y0, y1 in bands])
+            text = "\n".join(lines[0][0] for lines in found)
+            item.candidates = found[0] if len(found) == 1 else None
+        else:
+            text = item.tesseract_text
+        if item.reading is None:
+            item.text = text
+
+
+DRAW_CONFIDENCE = 0.9  # decoded text replaces the model's output from this confidence on
+
+
+def _decode_regions(rgb, results, restored_rgb, options, notes) -> bool:
+    """Decode every region's text (``depix.decode``); where every line of a region is
+    recovered with confidence >= ``DRAW_CONFIDENCE``, draw the decoded text into
+    ``restored_rgb`` (projected onto the observed mosaic). Returns whether any was drawn."""
+    from depix.decode.region import decode_region, render_region
+
+    drawn_any = False
+    for item in results:
+        r = item.region
+        if r.pitch is not None:
+            notes.append(
+                f"region at {r.x},{r.y}: seen through a rescale (fractional cells): not decoded"
+            )
+            continue
+        block_h, block_w, oy, ox = _relative_grid(r)
+        if block_h != block_w:
+            notes.append(f"region at {r.x},{r.y}: non-square cells: not decoded")
+            continue
+        crop = np.ascontiguousarray(rgb[r.y : r.y + r.h, r.x : r.x + r.w])
+        reading = decode_region(crop, block_h, oy, ox, options)
+        item.reading = reading
+        item.text = reading.text
+        if reading.lines and reading.confidence >= DRAW_CONFIDENCE:
+            drawn = render_region(reading, r.h, r.w)
+            if drawn is not None:
+                reference = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
+                out = torch.from_numpy(drawn).permute(2, 0, 1)[None].float() / 255
+                averaging = reading.lines[0].averaging
+                averaging = "linear" if averaging == "linear" else "srgb"
+                out, _ = enforce_consistency(out, reference, (block_h, block_w, oy, ox), averaging)
+                pixels = out[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+                restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w] = pixels
+                item.consistency_error = consistency_error(
+                    out.mul(255).round() / 255, reference, (block_h, block_w, oy, ox), averaging
+                )
+                item.averaging, item.drawn = averaging, "decoded"
+                drawn_any = True
+    return drawn_any

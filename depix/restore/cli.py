@@ -115,7 +115,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--read",
         action="store_true",
-        help="read each region's text (the shipped reader; Tesseract on the restoration without it)",
+        help="read each region's text with the shipped reader (fast; Tesseract on the "
+        "restoration as well, in the JSON)",
+    )
+    parser.add_argument(
+        "--decode",
+        action="store_true",
+        help="decode the hidden text of each region (render candidate strings in the font "
+        "library, pixelate, compare with the mosaic) and print it with a confidence; slow: "
+        "give --font when you know it",
+    )
+    parser.add_argument(
+        "--font",
+        nargs="+",
+        metavar="PATH",
+        help="with --decode: the font file(s) the text is in (default: the whole library)",
+    )
+    parser.add_argument(
+        "--charset",
+        default="printable",
+        help="with --decode: characters to search: digits, hex, alnum, printable (default) "
+        "or the characters themselves",
+    )
+    parser.add_argument(
+        "--pattern", metavar="REGEX", help="with --decode: a regex each decoded line must match"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
@@ -162,6 +185,15 @@ def print_human(console: Console, result, output: Path) -> None:
         ]
         table.add_row(*cells, *([item.text or ""] if read else []))
     console.print(table)
+    for index, item in enumerate(result.regions):
+        if item.reading is None:
+            continue
+        lines = item.reading.lines
+        for k, line in enumerate(lines):
+            where = f"region {index + 1}" + (f" line {k + 1}" if len(lines) > 1 else "")
+            console.print(f"{where}: {line.verdict()}", markup=False)
+        if item.drawn == "decoded":
+            console.print(f"region {index + 1}: drawn from the decoded text", markup=False)
     if any(item.region.pitch is not None for item in result.regions):
         console.print("* cells off whole pixels (rescaled or fitted to a selection): WxH px")
     times = ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in result.timings.items())
@@ -270,6 +302,33 @@ def plan_folder(args: argparse.Namespace, warn: Callable[[str], None]) -> list[J
     return jobs
 
 
+def _decode_options(args):
+    """The decoder's options from --font/--charset/--pattern; RestoreError when bad."""
+    import re
+
+    from depix.decode.charset import resolve_charset
+    from depix.decode.decode import DecodeOptions
+    from depix.restore.api import RestoreError
+
+    fonts = None
+    if args.font:
+        from PIL import ImageFont
+
+        for path in args.font:
+            try:
+                ImageFont.truetype(path, 12)
+            except OSError:
+                raise RestoreError(f"--font {path}: not a font file Pillow can read") from None
+        fonts = list(args.font)
+    try:
+        resolve_charset(args.charset)
+        if args.pattern:
+            re.compile(args.pattern)
+    except (ValueError, re.error) as error:
+        raise RestoreError(f"--charset/--pattern: {error}") from None
+    return DecodeOptions(fonts=fonts, charset=args.charset, pattern=args.pattern)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -322,6 +381,7 @@ def _restore_one(
     try:
         if job.error:
             raise ImageReadError(job.error)
+        decode = _decode_options(args) if args.decode else None
         result = restore(
             job.input,
             model=model,
@@ -331,6 +391,7 @@ def _restore_one(
             read=args.read,
             averaging=args.averaging,
             min_confidence=args.min_confidence,
+            decode=decode,
         )
         save_image(result.image, job.output)
     except NoRegionError as error:

@@ -1,0 +1,439 @@
+"""Decode one pixelated text line: fit colours, font, size and position, search, verify.
+
+``decode_line`` takes the observed crop of one line and its mosaic grid and returns a
+``LineReading``: the best string, alternatives with their costs, the font and size that
+explain the mosaic, and a confidence. Steps:
+
+1. **Observation.** Cell means and within-cell spread (``forward.observed_cells``). The
+   background is the most common cell colour; cells away from it hold ink. The noise level of
+   a cell mean is 8-bit rounding plus half the median JPEG spread plus a share of the contrast
+   (other rasterizers: hinting, fractional positions).
+2. **Geometry.** The rows holding ink bound the font size (its cap height and its full ink
+   height must fit them) and the top; the first ink column bounds the start x.
+3. **Fit.** Each candidate font and size is searched with a narrow beam; the text colour is
+   refitted by least squares on the best line's coverage; the best few (font, size) are
+   searched again with the full beam in each averaging (sRGB mean, linear light).
+4. **Verify.** The best distinct strings are drawn again by the project's renderer and
+   pixelated by the project's averaging (``forward.reference_cells``) and costed on every cell;
+   the confidence is the best's share of ``exp(-cost / 2T)`` among them times a fit term that
+   falls when even the best leaves residuals well above the noise level (wrong font, not text).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from depix.data.fonts import discover_fonts, load_font
+from depix.decode.charset import resolve_charset
+from depix.decode.forward import (
+    CellGrid,
+    Hypothesis,
+    LineModel,
+    glyph_set,
+    observed_cells,
+    reference_cells,
+    render_hypothesis,
+    to_levels,
+    to_space,
+)
+from depix.decode.search import HUBER, PatternFilter, Scorer, beam_search, huber
+
+MIN_CONTRAST = 24.0  # levels between text and background below which nothing is read
+TEMPERATURE = 4.0  # cost units per e-fold of the confidence (cell errors are correlated)
+FIT_RMS = 1.3
+DEBUG = False
+RECOVERED = 0.8  # confidence from which a line counts as recovered
+# First text colour guesses: this far along background -> most inked cell (thin strokes rarely
+# fill a cell, and how far they fill it depends on block/size and weight).
+FG_REACH = (1.15, 1.6)  # normalised residual rms of a line that matches within the noise
+
+
+@dataclass
+class DecodeOptions:
+    """Knobs of ``decode_line``. ``fonts``: font files to try (default: the whole library,
+    ``discover_fonts("all")``); ``charset``: preset or characters; ``pattern``: regex the
+    whole string must match; ``beam``: final beam width; ``screen_beam``: beam for the font
+    and size screen; ``finalists``: (font, size) pairs searched with the full beam."""
+
+    fonts: Sequence[str] | None = None
+    charset: str = "printable"
+    pattern: str | None = None
+    beam: int = 16
+    screen_beam: int = 4
+    screen_px: int = 64  # width of ink (px) on which fonts and sizes are screened
+    foreground: tuple[int, int, int] | None = None  # the text colour, when known
+    rescreen: int = 6
+    font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first  # best screened (font, size) pairs screened again with their own colour
+    finalists: int = 3
+    averaging: Sequence[str] = ("srgb", "linear")
+    antialias: str = "grey"
+    alternatives: int = 5
+
+
+@dataclass
+class LineReading:
+    """What the decoder makes of one line. ``text`` is ``""`` when not recovered."""
+
+    text: str
+    confidence: float
+    recovered: bool
+    reason: str = ""
+    font: str | None = None
+    size: float | None = None
+    averaging: str | None = None
+    alternatives: list[dict] = field(default_factory=list)
+    hypothesis: Hypothesis | None = None
+    residual: float | None = None  # rms of the best's normalised cell residuals
+    seconds: float = 0.0
+    guess: str = ""  # the best string even when not recovered (what a benchmark scores)
+
+    @property
+    def font_name(self) -> str | None:
+        if self.font is None:
+            return None
+        try:
+            family, style = load_font(self.font, 20).getname()
+            return family if style in ("Regular", "Book", "Roman") else f"{family} {style}"
+        except OSError:
+            return Path(self.font).stem
+
+    def verdict(self) -> str:
+        """One plain line for auditors."""
+        if not self.recovered:
+            return f"not recovered: {self.reason}"
+        return (
+            f"recovered: {self.text!r} (confidence {self.confidence:.2f}, "
+            f"{self.font_name} {self.size:g} px)"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "recovered": self.recovered,
+            "confidence": round(self.confidence, 4),
+            "reason": self.reason or None,
+            "font": self.font,
+            "font_name": self.font_name,
+            "size": self.size,
+            "averaging": self.averaging,
+            "residual": None if self.residual is None else round(self.residual, 3),
+            "best_guess": self.guess,
+            "alternatives": self.alternatives,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _not_recovered(reason: str, start: float) -> LineReading:
+    return LineReading("", 0.0, False, reason, seconds=time.perf_counter() - start)
+
+
+def background_colour(cells: np.ndarray) -> tuple[np.ndarray, float]:
+    """The most common cell colour (levels, (3,)) and the share of cells within 6 levels of it."""
+    flat = cells[~np.isnan(cells[..., 0])]
+    keys = np.round(flat / 4).astype(int)
+    uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    mode = uniq[np.argmax(counts)] * 4
+    near = np.abs(flat - mode).max(1) <= 8
+    bg = flat[near].mean(0)
+    share = float((np.abs(flat - bg).max(1) <= 6).mean())
+    return bg, share
+
+
+def noise_level(spread: np.ndarray, contrast: float) -> float:
+    """Noise of one cell mean in levels: rounding, JPEG ringing (half the median within-cell
+    spread of the cells that show any), and 3 % of the contrast for rasterizer differences."""
+    s = spread[~np.isnan(spread[..., 0])].max(-1)
+    jpeg = float(np.median(s[s > 0.5])) if (s > 0.5).any() else 0.0
+    return math.sqrt(0.6**2 + (0.5 * jpeg) ** 2 + (0.03 * contrast) ** 2)
+
+
+def _font_ratios(font: str) -> tuple[float, float, float]:
+    """(cap height, full ink height, mean advance) per px of size, from the font at 100 px."""
+    f = load_font(font, 100)
+    cap = f.getbbox("H0")
+    full = f.getbbox("Hgjy|")
+    adv = f.getlength("etaoinsrhdlu0123456789") / 22
+    return (cap[3] - cap[1]) / 100, (full[3] - full[1]) / 100, adv / 100
+
+
+def _sizes(font: str, ink_rows: int, block: int) -> list[float]:
+    """Whole-pixel font sizes whose cap height and full ink height fit ``ink_rows`` rows."""
+    cap, full, _ = _font_ratios(font)
+    lo_span, hi_span = max(1, (ink_rows - 2) * block + 1), ink_rows * block
+    lo = max(6.0, (lo_span - 1) / full)
+    hi = min(200.0, (hi_span + 1) / cap)
+    return [float(s) for s in range(math.ceil(lo), math.floor(hi) + 1)]
+
+
+def _starts(model: LineModel, ink_box: tuple[int, int, int, int]) -> list[tuple[float, int]]:
+    """(x, top) positions, crop coordinates, that put the line's first ink in the first ink
+    cell column and its ink between the first and last ink cell rows."""
+    g, grid = model.glyphs, model.grid
+    b = grid.block
+    r0, r1, c0, _ = ink_box  # canvas cell rows/cols holding ink (end exclusive)
+    stack = g.stack(0)
+    masks = stack.masks
+    has = masks.any((1, 2))
+    lefts = np.array([np.flatnonzero(m.any(0))[0] if h else 0 for m, h in zip(masks, has)])
+    lefts = lefts[has] + stack.dx
+    rows_ink = masks.any((0, 2))
+    top_ink = stack.dy + int(np.flatnonzero(rows_ink)[0])
+    cap_top = (
+        stack.dy
+        + min(int(np.flatnonzero(masks[g.index[c]].any(1))[0]) for c in "H0" if c in g.index)
+        if any(c in g.index for c in "H0")
+        else top_ink
+    )
+    base = g.ascent  # baseline below the top
+    # top: the tallest ink lands in the first ink row, the baseline in the last ink row
+    # (or above it, when descenders fill the last row)
+    tops = range(r0 * b - grid.pad_y - cap_top, (r0 + 1) * b - grid.pad_y - top_ink)
+    bottom_lo = (r1 - 2) * b - grid.pad_y
+    tops = [t for t in tops if bottom_lo <= t + base <= r1 * b - grid.pad_y + 1] or list(tops)
+    xs = range(c0 * b - grid.pad_x - int(lefts.max()), (c0 + 1) * b - grid.pad_x - int(lefts.min()))
+    return [(float(x), int(t)) for t in tops for x in xs]
+
+
+def _refit_foreground(model: LineModel, state, observed: np.ndarray, bg: np.ndarray) -> tuple:
+    """Least-squares text colour for a line's coverage (cells' mean coverage m: observed =
+    bg + (fg - bg) m, per channel, in the averaging space), clipped to 8 bits."""
+    b = model.grid.block
+    cov = state.canvas.astype(np.float64) / 255
+    m = cov.reshape(model.grid.rows, b, model.grid.cols, b).sum((1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = m / model.counts
+    ok = (m > 0.05) & ~np.isnan(observed[..., 0])
+    if ok.sum() < 2:
+        return model.foreground
+    obs_s = to_space(np.nan_to_num(observed), model.averaging)[ok]
+    bg_s = to_space(bg[None], model.averaging)[0]
+    w = m[ok][:, None]
+    ink = (w * (obs_s - bg_s)).sum(0) / (w * w).sum(0)
+    fg_s = bg_s + ink
+    fg = to_levels(fg_s, "linear") if model.averaging == "linear" else fg_s
+    return tuple(int(v) for v in np.clip(np.round(fg), 0, 255))
+
+
+def _shortlist(fonts, screen, ink_rows: int, block: int, fg: tuple, keep: int) -> list[str]:
+    """The ``keep`` fonts whose best of every third size screens cheapest (font unknown)."""
+    best: dict[str, float] = {}
+    for font in fonts:
+        for size in _sizes(font, ink_rows, block)[1::3]:
+            found = screen(font, size, fg)
+            if found is not None:
+                best[font] = min(best.get(font, math.inf), found[0])
+    return sorted(best, key=best.get)[:keep]
+
+
+def _exact_cost(h: Hypothesis, grid: CellGrid, observed: np.ndarray, sigma: float) -> float:
+    """Cost of a finished line drawn and pixelated by the slow reference (every cell)."""
+    pred = reference_cells(h, grid)
+    valid = ~np.isnan(observed[..., 0])
+    r = (pred[valid] - observed[valid]) / sigma
+    return float(huber(r, HUBER).sum())
+
+
+def decode_line(
+    rgb: np.ndarray, grid: CellGrid, options: DecodeOptions | None = None
+) -> LineReading:
+    """Read the text of one pixelated line.
+
+    Args:
+        rgb: uint8 (H, W, 3), the observed crop (the line and its mosaic; unpixelated
+            surroundings may be included only outside the grid's cells... keep it the mosaic).
+        grid: the crop's mosaic grid (``CellGrid`` with the crop's height and width).
+        options: fonts, charset, pattern, beam widths.
+
+    Returns a ``LineReading``; never raises for unreadable input (the reason says why).
+    """
+    start = time.perf_counter()
+    options = options or DecodeOptions()
+    charset = resolve_charset(options.charset)
+    pattern = PatternFilter(options.pattern)
+    if rgb.shape[:2] != (grid.height, grid.width):
+        raise ValueError(f"crop {rgb.shape[:2]} does not match the grid {grid}")
+    observed, spread = observed_cells(rgb, grid)
+    valid = ~np.isnan(observed[..., 0])
+    if valid.sum() < 6 or grid.rows < 2:
+        return _not_recovered("region too small to hold text (fewer than 2 rows of cells)", start)
+    bg, bg_share = background_colour(observed)
+    distance = np.abs(np.nan_to_num(observed) - bg).max(-1)
+    far = float(distance.max())
+    if far < MIN_CONTRAST:
+        return _not_recovered("no text: the cells barely differ from the background", start)
+    if bg_share < 0.15:
+        return _not_recovered("no uniform background: a photo or pattern, not a text line", start)
+    ink = (distance > max(8.0, 0.15 * far)) & valid
+    ink_rows, ink_cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    r0, r1, c0, c1 = ink_rows[0], ink_rows[-1] + 1, ink_cols[0], ink_cols[-1] + 1
+    if r1 - r0 < 2 and grid.block >= 6:
+        return _not_recovered("the text spans one row of cells: blocks too large to read", start)
+    peak = np.nan_to_num(observed)[np.unravel_index(np.argmax(distance), distance.shape)]
+    # Guesses of the text colour along the background -> most inked cell direction; each
+    # screened (font, size) refits it below.
+    guesses = [
+        tuple(int(v) for v in np.clip(np.round(bg + (peak - bg) * reach), 0, 255))
+        for reach in FG_REACH
+    ]
+    if options.foreground is not None:
+        guesses = [tuple(int(v) for v in options.foreground)]
+    fg0 = guesses[0]
+    sigma = noise_level(spread, far)
+
+    fonts = list(options.fonts) if options.fonts else list(discover_fonts("all"))
+    chars = np.arange(len(charset))
+    box = (int(r0), int(r1), int(c0), int(c1))
+    ink_right = int(c1) * grid.block
+
+    # Screen: every (font, size) with a narrow beam over the first few cell columns of ink
+    # (the same cells for all), in sRGB averaging.
+    stop = int(c0) + max(3, math.ceil(options.screen_px / grid.block))
+    stop = min(stop, int(c1) + 1)
+    screened = []
+
+    bg_t = tuple(int(v) for v in np.round(bg))
+
+    def screen(font: str, size: float, fg: tuple = fg0) -> tuple | None:
+        glyphs = glyph_set(font, size, charset, options.antialias)
+        model = LineModel(glyphs, grid, fg, bg_t, "srgb")
+        scorer = Scorer(model, observed, sigma)
+        found = beam_search(model, scorer, _starts(model, box), chars,
+                            beam=options.screen_beam, ink_right=ink_right, keep=1,
+                            stop_column=stop)  # fmt: skip
+        if not found:
+            return None
+        return (
+            found[0].cost,
+            font,
+            size,
+            found[0],
+            _refit_foreground(model, found[0].state, observed, bg),
+        )
+
+    # Coarse sizes first (every other px), then the neighbours of the best few; the best are
+    # screened again with the text colour refitted to what they found (a wrong first colour
+    # favours fonts with more or less ink).
+    if len(fonts) > options.font_shortlist:
+        fonts = _shortlist(fonts, screen, int(r1 - r0), grid.block, fg0, options.font_shortlist)
+    for font in fonts:
+        for size in _sizes(font, int(r1 - r0), grid.block)[::2]:
+            for fg in dict.fromkeys(guesses):
+                screened.append(screen(font, size, fg))
+    screened = [item for item in screened if item is not None]
+    tried = {(f, s) for _, f, s, _, _ in screened}
+    for _, font, size, _, fg in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
+        for near in (size - 1, size + 1):
+            if (font, near) not in tried and near >= 6:
+                tried.add((font, near))
+                screened.append(screen(font, near, fg))
+    screened = [item for item in screened if item is not None]
+    rescreened, seen = [], set()
+    for _, font, size, _, fg in sorted(screened, key=lambda t: t[0]):
+        if (font, size) in seen:
+            continue
+        seen.add((font, size))
+        rescreened.append(screen(font, size, fg))
+        if len(seen) >= options.rescreen:
+            break
+    screened = [item for item in rescreened if item is not None] or screened
+    if DEBUG:
+        for item in sorted(screened, key=lambda t: t[0])[:8]:
+            print(
+                "screen", round(item[0], 1), Path(item[1]).stem, item[2], repr(item[3].state.text)
+            )
+    if not screened:
+        return _not_recovered("no font of the library fits the rows of the text", start)
+    screened.sort(key=lambda t: t[0])
+
+    # Final: the best (font, size) pairs, text colour refitted, full beam, both averagings.
+    finals: list[tuple[Hypothesis, float]] = []
+    for _, font, size, best, fg_srgb in screened[: options.finalists]:
+        for averaging in options.averaging:
+            glyphs = glyph_set(font, size, charset, options.antialias)
+            model = LineModel(glyphs, grid, fg_srgb, bg_t, averaging)
+            fg = _refit_foreground(model, best.state, observed, bg)
+            model = LineModel(glyphs, grid, fg, bg_t, averaging)
+            scorer = Scorer(model, observed, sigma)
+            found = beam_search(model, scorer, _starts(model, box), chars, beam=options.beam,
+                                ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
+            finals += [(model.hypothesis(f.state), f.cost) for f in found]
+    return _verify(finals, grid, observed, sigma, options, start)
+
+
+def _verify(
+    finals: list[tuple[Hypothesis, float]],
+    grid: CellGrid,
+    observed: np.ndarray,
+    sigma: float,
+    options: DecodeOptions,
+    start: float,
+) -> LineReading:
+    """Rescore the finalists exactly, keep the best per string, and set the confidence."""
+    best_per_text: dict[str, tuple[float, Hypothesis]] = {}
+    for h, _ in sorted(finals, key=lambda t: t[1])[: 4 * options.alternatives]:
+        cost = _exact_cost(h, grid, observed, sigma)
+        if h.text not in best_per_text or cost < best_per_text[h.text][0]:
+            best_per_text[h.text] = (cost, h)
+    if not best_per_text:
+        return _not_recovered("no string of the charset/pattern explains the mosaic", start)
+    ranked = []
+    # A string that only adds characters to a cheaper-or-equal one (glyphs at the crop's edge
+    # whose ink changes no 8-bit cell) adds no evidence: keep the shorter one.
+    for cost, h in sorted(best_per_text.values(), key=lambda t: (t[0], len(t[1].text))):
+        if any(h.text.startswith(k.text) and cost > c - 1.0 for c, k in ranked):
+            continue
+        ranked.append((cost, h))
+    best_cost, best = ranked[0]
+    valid = ~np.isnan(observed[..., 0])
+    rms = math.sqrt(best_cost / (3 * valid.sum()))
+    weights = [math.exp(-(c - best_cost) / (2 * TEMPERATURE)) for c, _ in ranked]
+    share = weights[0] / sum(weights)
+    fit = math.exp(-(max(0.0, rms - FIT_RMS) ** 2) / 0.5)
+    confidence = share * fit
+    alternatives = [
+        {
+            "text": h.text,
+            "cost": round(c, 2),
+            "probability": round(w / sum(weights) * fit, 4),
+            "font": h.font,
+            "size": h.size,
+        }
+        for (c, h), w in list(zip(ranked, weights))[: options.alternatives]
+    ]
+    recovered = confidence >= RECOVERED
+    reason = ""
+    if not recovered:
+        reason = (
+            f"no string explains the mosaic within the noise (best {best.text!r}, "
+            f"residual {rms:.1f} sigma): unknown font or not text"
+            if fit < 0.5
+            else f"several strings explain the mosaic equally well (best {best.text!r}, "
+            f"runner-up {ranked[1][1].text!r})"
+        )
+    return LineReading(
+        text=best.text if recovered else "",
+        confidence=confidence,
+        recovered=recovered,
+        reason=reason,
+        font=best.font,
+        size=best.size,
+        averaging=best.averaging,
+        alternatives=alternatives,
+        hypothesis=best,
+        residual=rms,
+        seconds=time.perf_counter() - start,
+        guess=best.text,
+    )
+
+
+def render_reading(reading: LineReading, height: int, width: int) -> np.ndarray | None:
+    """The decoded line drawn into the crop (uint8 (H, W, 3)); None when nothing was read."""
+    if reading.hypothesis is None:
+        return None
+    return render_hypothesis(reading.hypothesis, height, width)

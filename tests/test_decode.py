@@ -1,0 +1,137 @@
+"""The text decoder end to end: search, verdicts on bad input, lines, CLI, eval method."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from depix.data.fonts import discover_fonts
+from depix.data.render import LineStyle, render_line, render_lines
+from depix.decode.decode import DecodeOptions, decode_line
+from depix.decode.forward import CellGrid
+from depix.decode.search import PatternFilter
+from depix.degrade.averaging import pixelate_mode
+from depix.evaluate.conditions import Condition, Grid
+from depix.restore.lines import split_lines
+
+
+def _font(name: str) -> str:
+    found = [f for f in discover_fonts("all") if name in f]
+    if not found:
+        pytest.skip(f"font {name} not installed")
+    return found[0]
+
+
+def _pixelate(image: Image.Image, block: int, oy: int, ox: int, mode: str = "srgb") -> np.ndarray:
+    x = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1)[None] / 255
+    out = pixelate_mode(x, mode, block, block, oy, ox)[0].permute(1, 2, 0)
+    return np.round(out.numpy() * 255).astype(np.uint8)
+
+
+def _line(text: str, font: str, size: float, block: int, mode: str = "srgb", width: int = 96):
+    style = LineStyle(font, size, (25, 25, 30), (248, 248, 245), x=4, y_jitter=0)
+    image, shown = render_line(text, style, 24, width)
+    assert shown == text
+    return _pixelate(image, block, 1, 2, mode), CellGrid(24, width, block, 1, 2)
+
+
+def test_decodes_digits_with_the_font_known() -> None:
+    font = _font("DejaVuSansMono.ttf")
+    observed, grid = _line("40718", font, 15, 3)
+    reading = decode_line(observed, grid, DecodeOptions(fonts=[font], charset="digits", beam=6))
+    assert reading.recovered, reading.reason
+    assert reading.text == "40718"
+    assert reading.confidence > 0.9
+    assert reading.font == font and reading.size == 15
+    assert reading.alternatives[0]["text"] == "40718"
+
+
+def test_linear_light_averaging_is_read() -> None:
+    font = _font("DejaVuSansMono.ttf")
+    observed, grid = _line("9a3f", font, 15, 3, mode="linear", width=64)
+    reading = decode_line(observed, grid, DecodeOptions(fonts=[font], charset="hex", beam=6))
+    assert reading.text == "9a3f", reading.reason
+    assert reading.averaging == "linear"
+
+
+def test_pattern_restricts_the_strings() -> None:
+    font = _font("DejaVuSansMono.ttf")
+    observed, grid = _line("40718", font, 15, 3)
+    options = DecodeOptions(fonts=[font], charset="digits", beam=6, pattern=r"[0-3]+")
+    reading = decode_line(observed, grid, options)
+    assert all(a["text"].strip("0123") == "" for a in reading.alternatives)
+    assert not reading.recovered  # no string of 0-3 explains "40718"
+    assert reading.confidence < 0.5
+    assert PatternFilter(r"\d{3}-\d{2}").full_ok("123-45")
+    assert not PatternFilter(r"\d{3}-\d{2}").full_ok("123-4")
+
+
+def test_photo_mosaic_is_not_recovered() -> None:
+    rng = np.random.default_rng(3)
+    photo = Image.fromarray(rng.integers(0, 256, (24, 96, 3), dtype=np.uint8))
+    observed = _pixelate(photo, 4, 0, 0)
+    reading = decode_line(observed, CellGrid(24, 96, 4), DecodeOptions(charset="digits"))
+    assert not reading.recovered and reading.text == ""
+    assert reading.confidence == 0.0
+    assert "photo" in reading.reason
+
+
+def test_region_too_small_is_not_recovered() -> None:
+    observed = np.full((4, 40, 3), 250, dtype=np.uint8)
+    observed[:, 10:20] = 20
+    reading = decode_line(observed, CellGrid(4, 40, 4), DecodeOptions(charset="digits"))
+    assert not reading.recovered and "too small" in reading.reason
+
+
+def test_split_lines_finds_two_lines() -> None:
+    font = _font("DejaVuSans.ttf")
+    style = LineStyle(font, 14, (0, 0, 0), (255, 255, 255), x=2, y_jitter=0, line_gap=8)
+    image, shown = render_lines(["user: anna", "pass: Fjord!"], style, 56, 120)
+    assert shown.count("\n") == 1
+    observed = _pixelate(image, 4, 2, 1)
+    rows = split_lines(observed, 4, 2, 1)
+    assert len(rows) == 2
+    assert rows[0][0] == 0 and rows[-1][1] == 56 and rows[0][1] == rows[1][0]
+    assert (rows[0][1] - 2) % 4 == 0  # on a cell boundary
+    single, _ = render_line("one line", style, 24, 120)
+    assert split_lines(_pixelate(single, 4, 0, 0), 4) == [(0, 24)]
+
+
+def test_eval_text_method_reads_a_batch() -> None:
+    from depix.decode.evaluate import DecoderTextMethod
+
+    font = _font("DejaVuSansMono.ttf")
+    a, _ = _line("2718", font, 15, 3, width=64)
+    b, _ = _line("3141", font, 15, 3, width=64)
+    batch = torch.from_numpy(np.stack([a, b])).permute(0, 3, 1, 2).float() / 255
+    grid = Grid(3, torch.tensor([1, 1]), torch.tensor([2, 2]))
+    method = DecoderTextMethod(fonts=[font], charset="digits", beam=6)
+    assert method(batch, grid, Condition(block=3)) == ["2718", "3141"]
+    assert len(method.last_confidences) == 2 and min(method.last_confidences) > 0.9
+
+
+@pytest.mark.slow
+def test_cli_read_prints_the_verdict_and_json(tmp_path, capsys) -> None:
+    from depix.restore.cli import main
+
+    font = _font("DejaVuSans.ttf")
+    style = LineStyle(font, 20, (30, 30, 30), (250, 250, 250), x=4, y_jitter=0)
+    image, _ = render_line("hunter42", style, 40, 180)
+    pixels = np.array(image)
+    pixels[6:34, 2:120] = _pixelate(image, 5, 0, 0)[6:34, 2:120]
+    path = tmp_path / "shot.png"
+    Image.fromarray(pixels).save(path)
+    args = [str(path), "-o", str(tmp_path / "out.png"), "--read", "--font", font]
+    assert main([*args, "--box", "2,6,118,28", "--block", "5", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    region = report["regions"][0]
+    assert region["text"] == "hunter42"
+    assert region["decoded"]["lines"][0]["confidence"] > 0.9
+    assert region["drawn"] == "decoded"
+    assert main([*args, "--box", "2,6,118,28", "--block", "5"]) == 0
+    assert "recovered: 'hunter42'" in capsys.readouterr().out
+    assert main([*args[:-1], str(tmp_path / "missing.ttf")]) == 1
