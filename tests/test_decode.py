@@ -115,7 +115,7 @@ def test_eval_text_method_reads_a_batch() -> None:
 
 
 @pytest.mark.slow
-def test_cli_read_prints_the_verdict_and_json(tmp_path, capsys) -> None:
+def test_cli_decode_prints_the_verdict_and_json(tmp_path, capsys) -> None:
     from depix.restore.cli import main
 
     font = _font("DejaVuSans.ttf")
@@ -125,7 +125,7 @@ def test_cli_read_prints_the_verdict_and_json(tmp_path, capsys) -> None:
     pixels[6:34, 2:120] = _pixelate(image, 5, 0, 0)[6:34, 2:120]
     path = tmp_path / "shot.png"
     Image.fromarray(pixels).save(path)
-    args = [str(path), "-o", str(tmp_path / "out.png"), "--read", "--font", font]
+    args = [str(path), "-o", str(tmp_path / "out.png"), "--decode", "--font", font]
     assert main([*args, "--box", "2,6,118,28", "--block", "5", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     region = report["regions"][0]
