@@ -125,7 +125,15 @@ def test_option_trains_a_step(group, option, tiny_cfg, tmp_path):
     overrides = [f"{group}={option}", *SHORT, *extra]
     if group == "trainer":  # TINY's trainer=cpu must not replace the option under test
         overrides = [o for o in overrides if o != "trainer=cpu"]
-    cfg = tiny_cfg(*overrides)
+    if (group, option) == ("experiment", "reader"):  # the reader has no U-Net widths or VGG loss
+        from tests.conftest import TINY, compose_cfg
+
+        tiny = [o for o in TINY if not o.startswith(("model.widths", "loss.terms"))]
+        cfg = compose_cfg(
+            [*tiny, "model.widths=[8,8,8]", "model.hidden=8", *overrides], tmp_path / "run"
+        )
+    else:
+        cfg = tiny_cfg(*overrides)
     if cfg.get("init_from"):  # fine-tuning recipes start from a run the test does not have
         with open_dict(cfg):
             cfg.init_from = str(exported_like(cfg, tmp_path / "init.pt"))

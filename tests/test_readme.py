@@ -61,7 +61,8 @@ QUICKSTART = ".venv/bin/depix-train experiment=quickstart"
 SHRINK: dict[str, str] = {
     f"{QUICKSTART} run_name=quickstart_long trainer.max_steps=3000 trainer.max_time=null": TRAIN,
     f"{QUICKSTART} resume=true trainer.max_steps=1000": TRAIN.replace("max_steps=2", "max_steps=3"),
-    ".venv/bin/depix-train data=folder data.root=~/screenshots": TRAIN + " data.train.size=[32,64]",
+    ".venv/bin/depix-train data=folder data.root=$HOME/screenshots": TRAIN
+    + " data.train.size=[32,64]",
     ".venv/bin/depix-train debug=fdr": TRAIN,
     f"{QUICKSTART} resume=true": TRAIN.replace("max_steps=2", "max_steps=4"),
     f"{QUICKSTART} ckpt_path=last": TRAIN.replace("max_steps=2", "max_steps=6"),
@@ -152,6 +153,8 @@ FIXTURES: dict[str, tuple[str, Callable[[Path, Path], None]]] = {
     "shot.png": ("the README's demo screenshot", _screenshot),
     "screenshot.jpg": ("the demo screenshot as JPEG", _screenshot),
     "~/screenshots": ("three screenshots of experiments/media", _screenshot_folder),
+    # Hydra's override grammar has no "~" and bash expands none after "=": the README says $HOME.
+    "$HOME/screenshots": ("three screenshots of experiments/media", _screenshot_folder),
     "runs/my_run": ("a copy of runs/quickstart, trained above", _copy_of("runs/quickstart")),
     "runs/plain_mosaic": (
         "a copy of runs/quickstart, evaluated above",
@@ -394,7 +397,8 @@ def run_readme_command(command: Command, work: Path, home: Path, env: dict) -> O
         return Outcome(command, "not run", detail=NEEDS_EXTRA[text][1])
     for name, (_, make) in FIXTURES.items():
         if re.search(rf"(^|\s|=){re.escape(name)}(\s|$|/)", text):
-            target = home / name[2:] if name.startswith("~/") else work / name
+            home_relative = name.startswith(("~/", "$HOME/"))
+            target = home / name.split("/", 1)[1] if home_relative else work / name
             if not target.exists():
                 make(work, target)
     lines = expand_make(text, work, env) if text.startswith("make ") else [text]
