@@ -58,7 +58,7 @@ def test_wheel_installed_outside_the_checkout_trains_and_evaluates(tmp_path):
                  "import depix.utils.config_dir as c; print(c.CONFIG_DIR)"], cwd=work)  # fmt: skip
     assert where.stdout.strip() == str(site / "depix" / "_configs")
     run([str(bin_dir / "depix-train"), "experiment=quickstart", "debug=fdr", *TINY], cwd=work)
-    assert (work / "runs" / "quickstart" / "result.json").is_file()
+    assert (work / "runs" / "debug" / "quickstart" / "result.json").is_file()  # debug presets
     shown = run([str(bin_dir / "depix-eval"), "--cfg", "job"], cwd=work).stdout
     assert "benchmark" in shown
     run([str(bin_dir / "depix-restore"), "--help"], cwd=work)

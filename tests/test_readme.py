@@ -67,8 +67,8 @@ SHRINK: dict[str, str] = {
     f"{QUICKSTART} resume=true": TRAIN.replace("max_steps=2", "max_steps=4"),
     f"{QUICKSTART} ckpt_path=last": TRAIN.replace("max_steps=2", "max_steps=6"),
     f"{QUICKSTART} ckpt_path=/path/to/some.ckpt": TRAIN.replace("max_steps=2", "max_steps=8"),
-    f"{QUICKSTART} logger=wandb": TRAIN,
-    f"{QUICKSTART} logger=many": TRAIN,
+    f"{QUICKSTART} logger=wandb run_name=qs_wandb": TRAIN,
+    f"{QUICKSTART} logger=many run_name=qs_many": TRAIN,
     ".venv/bin/depix-train -m experiment=quickstart run_name=lr_grid optimizer.lr=5e-4,1e-3,2e-3": TRAIN,
     "make eval RUN=runs/quickstart": EVAL,
     ".venv/bin/depix-eval ckpt_path=runs/quickstart benchmark=quick": EVAL,
@@ -161,6 +161,7 @@ FIXTURES: dict[str, tuple[str, Callable[[Path, Path], None]]] = {
         _copy_of("runs/quickstart"),
     ),
     "runs/mixed": ("a copy of runs/quickstart, evaluated above", _copy_of("runs/quickstart")),
+    "runs/shipped_ft": ("a copy of runs/quickstart, evaluated above", _copy_of("runs/quickstart")),
 }
 
 TIMEOUT_S = 300  # per command; a shrunk one takes seconds (tens under load)
