@@ -242,7 +242,7 @@ def test_read_ocrs_exactly_the_restored_box(shot_file, shot, clean_canvas, monke
     inside = np.s_[BOX.y : BOX.y + BOX.h, BOX.x : BOX.x + BOX.w]
     np.testing.assert_array_equal(pixels, np.asarray(result.image)[inside])
     np.testing.assert_array_equal(pixels, clean_canvas[inside])
-    assert result.regions[0].tesseract_text == "text\ntext"
+    assert result.regions[0].tesseract_text == "text\ntext" == result.regions[0].text
 
 
 def test_read_with_tesseract_reads_the_clean_text_of_the_box(shot_file, shot, clean_canvas):
@@ -281,7 +281,8 @@ def test_cli_read_says_when_tesseract_is_missing(
     captured = capsys.readouterr()
     region = json.loads(captured.out)["regions"][0]
     assert code == 0 and region["tesseract_text"] is None
-    assert region["text"] and region["candidates"]  # the shipped reader still reads it
+    # the shipped reader still reads it, and its reading is then the text
+    assert region["text"] and region["candidates"] and region["text"] == region["reader_text"]
 
 
 def _in_mode(shot: np.ndarray, mode: str) -> Image.Image:

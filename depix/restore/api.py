@@ -51,7 +51,10 @@ class RestoredRegion:
     # (``region.pitch``) on the whole-pixel grid it was restored on, before mapping back.
     consistency_error: float
     averaging: str | None = None  # the averaging the output was made consistent with, if any
-    text: str | None = None  # with --read: the reader's string; with --decode: the decoded one
+    # With --read: Tesseract on the restoration (the reader's string without Tesseract);
+    # with --decode: the decoded string.
+    text: str | None = None
+    reader_text: str | None = None  # the shipped reader on the pixelated region, with --read
     # Cells (block_h, block_w) the region was restored at after scale normalisation
     # (``regrid.normal_blocks``), None when restored at its own scale; ``restored`` False
     # when the region was left as it is (beyond what any rescale can help).
@@ -86,6 +89,7 @@ class RestoredRegion:
         if self.reading is not None:
             data["decoded"] = self.reading.to_dict()
         data["tesseract_text"] = self.tesseract_text
+        data["reader_text"] = self.reader_text
         data["drawn"] = self.drawn
         return data
 
@@ -256,9 +260,9 @@ def restore(
             pixel per cell: only that pixel is set) or 'auto' (per region, whichever the
             network's raw output agrees with best; see ``consistency.pick_averaging``).
         read: read each region's text into ``RestoredRegion.text``: the shipped reader
-            (``depix/weights/reader-small.pt``) reads the pixelated region itself, its top
-            readings in ``candidates``; Tesseract's reading of the restored pixels goes to
-            ``tesseract_text`` (without the reader file it is ``text`` too).
+            (``depix/weights/reader-small.pt``) reads the pixelated region itself
+            (``reader_text``, top readings in ``candidates``) and Tesseract reads the restored
+            pixels (``tesseract_text``, also ``text``; without Tesseract the reader's is).
         decode: ``depix.decode.DecodeOptions`` (fonts, charset, pattern): decode the text of
             each region (``depix.decode``: render, pixelate, compare), stored in
             ``RestoredRegion.text``/``reading``; a region whose every line is recovered with
@@ -362,11 +366,11 @@ def restore(
 
 
 def _read_regions(rgb, restored_rgb, results, notes) -> None:
-    """Read each region line by line (``lines.split_lines``) with the shipped reader, from
-    the pixelated pixels themselves (its top readings of a one-line region in
-    ``candidates``), and with Tesseract from the restored pixels (``tesseract_text``); a
-    decoded region keeps its decoded ``text``. Without the reader file Tesseract's reading
-    is the text."""
+    """Read each region line by line (``lines.split_lines``): with Tesseract from the
+    restored pixels (``tesseract_text``, also the ``text``) and with the shipped reader from
+    the pixelated pixels themselves (``reader_text``; its top readings of a one-line region
+    in ``candidates``). Without Tesseract the reader's reading is the text; a decoded region
+    keeps its decoded ``text``."""
     from depix.metrics.ocr import read_line, tesseract_available
     from depix.reader.read import read_crops, shipped_reader_available
     from depix.restore.lines import split_lines
@@ -385,12 +389,12 @@ def _read_regions(rgb, restored_rgb, results, notes) -> None:
             item.tesseract_text = "\n".join(read_line(restored[y0:y1]) for y0, y1 in bands)
         if use_reader:
             found = read_crops([crop[y0:y1] for y0, y1 in bands])
-            text = "\n".join(lines[0][0] for lines in found)
+            item.reader_text = "\n".join(lines[0][0] for lines in found)
             item.candidates = found[0] if len(found) == 1 else None
-        else:
-            text = item.tesseract_text
-        if item.reading is None:
-            item.text = text
+        if item.reading is None:  # a decoded string stays the text
+            # Tesseract on the restoration reads better than the shipped reader on the
+            # cases measured (issue 13's note): it stays the text; the reader sits beside it.
+            item.text = item.tesseract_text if use_tesseract else item.reader_text
 
 
 DRAW_CONFIDENCE = 0.9  # decoded text replaces the model's output from this confidence on

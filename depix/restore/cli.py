@@ -171,8 +171,9 @@ def _grid_cells(region) -> tuple[str, str]:
 def print_human(console: Console, result, output: Path) -> None:
     table = Table(title=f"{len(result.regions)} pixelated region(s) restored")
     read = any(item.text is not None for item in result.regions)
+    reader = any(item.reader_text is not None for item in result.regions)
     columns = ["box x,y,w,h", "block", "offset y,x", "source", "averaging", "consistency /255"]
-    for column in columns + (["text"] if read else []):
+    for column in columns + (["text"] if read else []) + (["reader"] if reader else []):
         table.add_column(column)
     for item in result.regions:
         r = item.region
@@ -183,7 +184,11 @@ def print_human(console: Console, result, output: Path) -> None:
             item.averaging or "-",
             f"{item.consistency_error * 255:.2f}",
         ]
-        table.add_row(*cells, *([item.text or ""] if read else []))
+        table.add_row(
+            *cells,
+            *([item.text or ""] if read else []),
+            *([item.reader_text or ""] if reader else []),
+        )
     console.print(table)
     for index, item in enumerate(result.regions):
         if item.reading is None:
