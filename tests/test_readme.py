@@ -307,10 +307,13 @@ def clean_copy(destination: Path) -> Path:
 def expand_make(command: str, work: Path, env: dict) -> list[str]:
     """The recipe lines ``make`` would run for ``command`` (the install step left out)."""
     words = command.split()
+    # Under `make test` the parent make's variables would make this one print
+    # "make[1]: Entering directory" lines among the recipe: run it as a user's top-level make.
+    top_level = {k: v for k, v in env.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     done = subprocess.run(
-        ["make", "-n", "-o", "install", *words[1:]],
+        ["make", "-n", "--no-print-directory", "-o", "install", *words[1:]],
         cwd=work,
-        env=env,
+        env=top_level,
         capture_output=True,
         text=True,
         timeout=60,

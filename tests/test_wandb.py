@@ -75,6 +75,7 @@ def test_resumed_offline_run_gets_one_sync_command_for_all_its_sessions(tiny_cfg
     short = ("logger=wandb", "trainer.max_epochs=-1", "data.train.length=8")
     cfg = tiny_cfg(*short, "trainer.max_steps=2")
     train(cfg)
+    caplog.clear()  # only the resumed run's closing lines count
     with caplog.at_level("INFO"):
         train(tiny_cfg(*short, "trainer.max_steps=4", "resume=true"))
     run_dir = Path(cfg.paths.run_dir)
