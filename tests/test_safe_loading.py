@@ -17,6 +17,7 @@ from depix.callbacks.checkpoint_io import CheckpointLoadError
 from depix.models.loading import EXPORT_FORMAT, export_model, init_weights, load_model
 from depix.models.registry import NETWORKS, build_network
 from depix.models.unet import UNet
+from depix.reader.loading import DEFAULT_READER, load_reader
 
 UNET = "depix.models.unet.UNet"
 
@@ -147,3 +148,16 @@ def test_exported_model_round_trip_keeps_the_weights(tmp_path):
     loaded = load_model(path)
     for key, value in source.state_dict().items():
         assert torch.equal(loaded.net.state_dict()[key], value), key
+
+
+def test_a_reader_file_is_refused_as_a_restoration_model(tmp_path):
+    reader = load_reader()
+    config = {"_target_": "depix.reader.network.ReaderNet", "widths": [8, 16, 16], "hidden": 16}
+    net = build_network(config)
+    path = tmp_path / "reader.ckpt"
+    state = {f"net.{k}": v for k, v in net.state_dict().items()}  # as a Lightning checkpoint
+    torch.save({"state_dict": state, "depix_config": {"model": config}}, path)
+    for file in (path, DEFAULT_READER):
+        with pytest.raises(CheckpointLoadError, match="not a restoration model"):
+            load_model(file)
+    assert type(load_model(path, role=None).net) is type(reader)  # still loadable for export

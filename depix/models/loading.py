@@ -11,6 +11,7 @@ A run folder may be given instead of a file: its ``checkpoints/best.ckpt`` (else
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from depix.callbacks.checkpoint_io import CheckpointLoadError, load_checkpoint_file
-from depix.models.registry import build_network
+from depix.models.registry import NETWORKS, ROLES, build_network
 
 EXPORT_FORMAT = "depix-model"
 
@@ -74,12 +75,17 @@ def stored_config(checkpoint: dict[str, Any], file: Path) -> dict[str, Any]:
     return config
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", role: str | None = "restoration"
+) -> LoadedModel:
     """Rebuild the network from the config stored with it and load its weights.
 
     Args:
         path: a checkpoint, an exported model or a run folder (see ``resolve_checkpoint``).
         device: where the network is put (weights are read to the CPU first).
+        role: a key of ``registry.ROLES``: the file must hold a network of that role
+            (``"restoration"``: a U-Net, as depix-restore and depix-eval need); None: any
+            allowlisted network (export, fine-tuning).
 
     Returns:
         The network in eval mode, float32 weights, and the file's config.
@@ -88,11 +94,29 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         CheckpointLoadError: a one-line message naming the file when it is missing,
             unreadable, has no config, names a network outside ``registry.NETWORKS`` or
             arguments that are not plain data (nothing from the file is run), or its weights
-            do not fit the network.
+            do not fit the network, or it holds a network of another role.
     """
     file = resolve_checkpoint(path)
     checkpoint = load_checkpoint_file(file)
+    if role == "restoration" and str(checkpoint.get("format", "")).startswith("depix-reader/"):
+        raise CheckpointLoadError(
+            f"{file}: holds a reader (a text recogniser), not a restoration model "
+            "(a reader is used by --read / text_method=reader)"
+        )
     config = stored_config(checkpoint, file)
+    model = config.get("model")
+    target = model.get("_target_") if isinstance(model, Mapping) else None
+    if (
+        role is not None
+        and isinstance(target, str)
+        and target in NETWORKS
+        and target not in ROLES[role]
+    ):
+        kind = next((name for name, targets in ROLES.items() if target in targets), "other")
+        raise CheckpointLoadError(
+            f"{file}: holds a {kind} network ({target}), not a {role} model"
+            + (" (a reader is used by --read / text_method=reader)" if kind == "reader" else "")
+        )
     try:
         net = build_network(config["model"])
     except CheckpointLoadError as error:
@@ -120,7 +144,7 @@ def init_weights(net: nn.Module, path: str | Path) -> Path:
     Raises ``CheckpointLoadError`` (one line, starting ``init_from=<path>``).
     """
     try:
-        source = load_model(path)
+        source = load_model(path, role=None)
     except CheckpointLoadError as error:
         raise CheckpointLoadError(f"init_from={path}: {error}") from error
     try:
@@ -143,7 +167,7 @@ def export_model(checkpoint_path: str | Path, out: str | Path, half: bool = Fals
     Raises ``CheckpointLoadError`` (one line) in those cases.
     """
     file = resolve_checkpoint(checkpoint_path)
-    load_model(file)  # refuses what could not be loaded later
+    load_model(file, role=None)  # refuses what could not be loaded later
     checkpoint = load_checkpoint_file(file)
     state = net_state_dict(checkpoint)
     if half:

@@ -33,6 +33,13 @@ NETWORKS: dict[str, type[nn.Module]] = {
     "depix.reader.network.ReaderNet": ReaderNet,
 }
 
+# What each use of a model file may hold: depix-restore and depix-eval restore with it, so a
+# reader file (a recogniser: its output is character scores, not an image) is refused there.
+ROLES: dict[str, tuple[str, ...]] = {
+    "restoration": ("depix.models.unet.UNet",),
+    "reader": ("depix.reader.network.ReaderNet",),
+}
+
 Scalar = (bool, int, float, str, type(None))
 
 
