@@ -23,15 +23,15 @@ def assert_found(region, box: MosaicBox, image: np.ndarray) -> None:
     """Right grid; the region covers >= 80 % of the visible part of the box (``ink_box``:
     border cells of pure background cannot be told from the clean picture) and stays
     within two blocks of it."""
-    assert (region.grid.block_h, region.grid.block_w) == (box.block, box.block)
+    assert (region.grid.block_h, region.grid.block_w) == (box.block, box.cell[0])
     assert (region.grid.offset_y, region.grid.offset_x) == box.grid_offset()
     tx, ty, tw, th = ink_box(image, (box.x, box.y, box.w, box.h), tolerance=12)  # JPEG noise
     ix = min(region.x + region.w, tx + tw) - max(region.x, tx)
     iy = min(region.y + region.h, ty + th) - max(region.y, ty)
     assert ix > 0 and iy > 0 and ix * iy >= 0.8 * tw * th, (region, box)
-    slack = 2 * box.block
-    assert box.x - slack <= region.x and region.x + region.w <= box.x + box.w + slack
-    assert box.y - slack <= region.y and region.y + region.h <= box.y + box.h + slack
+    slack_x, slack_y = 2 * box.cell[0], 2 * box.block
+    assert box.x - slack_x <= region.x and region.x + region.w <= box.x + box.w + slack_x
+    assert box.y - slack_y <= region.y and region.y + region.h <= box.y + box.h + slack_y
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,30 @@ def test_finds_box_block_and_offset(block, offset_y, offset_x, quality):
     regions = find_regions(image)
     assert len(regions) == 1, regions
     assert_found(regions[0], box, image)
+
+
+@pytest.mark.parametrize(
+    "seed, font_size, box",
+    [
+        # 10 x 8 cells, text lines above and below caught in the proposal
+        (0, 28, MosaicBox(127, 25, 266, 46, 8, 0, 4, block_x=10)),
+        # 5 x 6 cells, the box's bottom edge 3 px past a grid line (not a 3 px grid)
+        (3, 26, MosaicBox(171, 89, 233, 41, 6, 2, 4, block_x=5)),
+        # 10 x 9 cells, top and bottom cells cut by the box edges, clean text beyond
+        (5, 28, MosaicBox(85, 65, 376, 56, 9, 5, 8, block_x=10)),
+    ],
+)
+def test_finds_non_square_whole_pixel_cells(seed, font_size, box):
+    """Cell width and height estimated separately, extent up to the box edges (issue 15)."""
+    image = pixelate_boxes(text_canvas(640, 200, seed=seed, font_size=font_size), [box])
+    regions = find_regions(image)
+    assert len(regions) == 1, regions
+    assert regions[0].cell == (box.cell[0], box.block)
+    assert_found(regions[0], box, image)
+    # Within one cell of the box (a cut border cell is kept only up to the box edge).
+    region = regions[0]
+    assert box.x - box.cell[0] <= region.x and region.x + region.w <= box.x + box.w + box.cell[0]
+    assert box.y - box.block <= region.y and region.y + region.h <= box.y + box.h + box.block
 
 
 def test_finds_several_boxes_with_their_own_grids():

@@ -258,6 +258,12 @@ def estimate_grid(
     lines = [
         p > 0.05 * p.max() if p.size and p.max() > 0 else np.zeros(p.shape, bool) for p in (px, py)
     ]
+    for carried in lines:
+        # The outermost lines may be the box's own edges, off the grid where the box cuts a
+        # cell: with few lines one of them is enough to tip a block towards its divisor.
+        at = np.nonzero(carried)[0]
+        if len(at) >= 5:
+            carried[at[[0, -1]]] = False
     limit = min(max_block, max(len(px), len(py)) // 2)
     if isinstance(block, tuple):
         sizes = sorted(set(block))
@@ -281,6 +287,9 @@ def estimate_grid(
         best = max(score(b) for b in sizes)
         return max(b for b in sizes if score(b) >= 0.9 * best)
 
+    def mass(bh: int, bw: int) -> float:
+        return (residues[bw][2] + residues[bh][3]) / total
+
     if isinstance(block, tuple):
         bh, bw = block
     else:
@@ -291,10 +300,14 @@ def estimate_grid(
             # axis or is only their common divisor (3 for 6 x 9 cells).
             own = min(axis_share[by][1], axis_share[bx][0])
             divisor = bh < min(bx, by) and bx % bh == 0 and by % bh == 0
-            if bx != by and own >= 0.9 and (min(axis_share[bh]) < 0.8 or divisor):
+            # Or the per-axis sizes put clearly more of the jump mass on the grid: line
+            # counts alone are swayed by a few text edges caught in the crop (each weak
+            # text line counts as much as a mosaic line), the mass is not.
+            gain = mass(by, bx) - mass(bh, bw) >= 0.1 and bh not in (bx, by)
+            if bx != by and (own >= 0.9 and (min(axis_share[bh]) < 0.8 or divisor) or gain):
                 bh, bw = by, bx
     rx, ry = residues[bw][0], residues[bh][1]
-    share = (residues[bw][2] + residues[bh][3]) / total
+    share = mass(bh, bw)
     return Grid(bh, bw, int(_to_offset(ry, top, bh)), int(_to_offset(rx, left, bw))), float(share)
 
 
@@ -543,7 +556,10 @@ def _only_flat_between(a: Region, b: Region, jx: np.ndarray, jy: np.ndarray) -> 
 def pitch_of(region: Region) -> Pitch:
     """The region's grid as a pitch (its own pitch when it was seen through a rescale)."""
     g = region.grid
-    return region.pitch or Pitch(float(g.block_h), float(g.offset_y), float(g.offset_x))
+    if region.pitch is not None:
+        return region.pitch
+    size_x = float(g.block_w) if g.block_w != g.block_h else None  # non-square cells
+    return Pitch(float(g.block_h), float(g.offset_y), float(g.offset_x), size_x)
 
 
 def _same_grid(a: Region, b: Region) -> bool:

@@ -127,6 +127,14 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
     _, background = _count_colours(mean.reshape(-1, 3))
     r0, c0, r1, c1 = 0, 0, flat.shape[0], flat.shape[1]  # cell rows/columns kept
     if trim:
+        image = rgb[..., :3].astype(np.float32)
+        # Judged on the inner cells: the border ones may hold clean text beyond a box edge.
+        hard = (
+            region.pitch is None
+            and min(flat.shape) >= 3
+            and _hard_edges(image, region.grid, *(int(v) for v in (ys[1], ys[-2], xs[1], xs[-2])))
+        )
+        cut: dict[str, int] = {}  # side -> pixels of a cut border cell kept beyond its line
         sides = {"top": True, "bottom": True, "left": True, "right": True}
         while r1 - r0 > 1 and c1 - c0 > 1 and any(sides.values()):
             py0, py1 = _pixel(ys[r0], y0), _pixel(ys[r1], y1)
@@ -141,8 +149,20 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
                     "right": (slice(r0, r1), c1 - 1),
                 }[side]
                 strip = _outside(rgb[..., :3], side, py0, px0, py1, px1)
-                # Mostly not flat: text or UI next to the mosaic, not mosaic.
-                if flat[index].mean() < MIN_FLAT or _is_background(mean[index], strip, background):
+                # Mostly not flat: text or UI next to the mosaic, not mosaic; or a border
+                # cell cut by the box edge, flat from its inner line up to that edge, with
+                # clean text beyond it (kept up to the edge, left out of the evidence).
+                run = 0
+                if hard and flat[index].mean() < MIN_FLAT:
+                    run = _cut_run(image, region.grid, side, ys[r0 : r1 + 1], xs[c0 : c1 + 1])
+                if run:
+                    cut[side] = run
+                    sides[side] = False
+                if (
+                    run
+                    or flat[index].mean() < MIN_FLAT
+                    or _is_background(mean[index], strip, background)
+                ):
                     r0 += side == "top"
                     r1 -= side == "bottom"
                     c0 += side == "left"
@@ -152,8 +172,9 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
         # Keep a cut border cell (the box edge off the grid) only on untrimmed sides.
         ny0, ny1 = _edge(y0, ys[r0], r0 == 0), _edge(y1, ys[r1], r1 == flat.shape[0])
         nx0, nx1 = _edge(x0, xs[c0], c0 == 0), _edge(x1, xs[c1], c1 == flat.shape[1])
+        ny0, ny1 = ny0 - cut.get("top", 0), ny1 + cut.get("bottom", 0)
+        nx0, nx1 = nx0 - cut.get("left", 0), nx1 + cut.get("right", 0)
         # A cut border cell kept on an untrimmed side must hold more than background.
-        image = rgb[..., :3].astype(np.float32)
         ly0, ly1 = _pixel(ys[r0], y0), _pixel(ys[r1], y1)
         lx0, lx1 = _pixel(xs[c0], x0), _pixel(xs[c1], x1)
         if ny0 < ly0 and _plain(image[ny0:ly0, nx0:nx1], background):
@@ -263,6 +284,25 @@ def _flat_run(band: np.ndarray, block: int, offset: int) -> int:
         if len(off):
             run = min(run, int(off[0]))
     return run
+
+
+def _cut_run(image: np.ndarray, grid, side: str, ys: np.ndarray, xs: np.ndarray) -> int:
+    """Pixels of the border cell row/column on ``side`` of the cells between lines ``ys`` /
+    ``xs`` (whole pixels) that agree with the cell next to its inner line, counted from that
+    line outward (``_flat_run``), when the mosaic stops inside it (a box edge off the grid);
+    0 when it does not (the whole cell agrees, or nothing does)."""
+    y0, y1, x0, x1 = int(ys[0]), int(ys[-1]), int(xs[0]), int(xs[-1])
+    if len(ys) < 3 or len(xs) < 3:
+        return 0
+    if side in ("top", "bottom"):
+        line = int(ys[1]) if side == "top" else int(ys[-2])
+        band = image[y0:line, x0:x1][::-1] if side == "top" else image[line:y1, x0:x1]
+        run = _flat_run(band, grid.block_w, (grid.offset_x - x0) % grid.block_w)
+    else:
+        line = int(xs[1]) if side == "left" else int(xs[-2])
+        band = image[y0:y1, x0:line][:, ::-1] if side == "left" else image[y0:y1, line:x1]
+        run = _flat_run(band.transpose(1, 0, 2), grid.block_h, (grid.offset_y - y0) % grid.block_h)
+    return run if 0 < run < band.shape[0 if side in ("top", "bottom") else 1] else 0
 
 
 def _hard_edges(image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int) -> bool:
