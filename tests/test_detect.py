@@ -77,6 +77,9 @@ def test_finds_non_square_whole_pixel_cells(seed, font_size, box):
     region = regions[0]
     assert box.x - box.cell[0] <= region.x and region.x + region.w <= box.x + box.w + box.cell[0]
     assert box.y - box.block <= region.y and region.y + region.h <= box.y + box.h + box.block
+    # Top and bottom follow the visible mosaic over the cells cut by the box edges.
+    _, ty, _, th = ink_box(image, (box.x, box.y, box.w, box.h), tolerance=12)
+    assert abs(region.y - ty) <= 2 and abs(region.y + region.h - ty - th) <= 2, (region, ty, th)
 
 
 def test_finds_several_boxes_with_their_own_grids():

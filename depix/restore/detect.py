@@ -270,12 +270,15 @@ def estimate_grid(
     else:
         sizes = [block] if block else list(range(min_block, max(limit, min_block) + 1))
     axis_share: dict[int, list[float | None]] = {}
+    missed: dict[int, list[int]] = {}  # carried lines off the best residue, per axis
     residues: dict[int, tuple[int, int, float, float]] = {}
     for b in sizes:
         mx, my = residue_mass(px, b), residue_mass(py, b)
         counts = [residue_mass(m.astype(np.float32), b) for m in lines]
         axis_share[b] = [float(c.max() / c.sum()) if c.sum() > 0 else None for c in counts]
+        missed[b] = [int(c.sum() - c.max()) for c in counts]
         residues[b] = (int(mx.argmax()), int(my.argmax()), float(mx.max()), float(my.max()))
+    carried = [int(m.sum()) for m in lines]
 
     def largest_near_best(axis: int | None) -> int:
         def score(b: int) -> float:
@@ -296,15 +299,19 @@ def estimate_grid(
         bh = bw = largest_near_best(None)
         if block is None and all(v is not None for v in axis_share[bh]):
             by, bx = largest_near_best(1), largest_near_best(0)
-            # Each axis on its own fits a size, and the square one misses many lines of an
-            # axis or is only their common divisor (3 for 6 x 9 cells).
+            # Each axis on its own fits a size, and the square one is only their common
+            # divisor (3 for 6 x 9 cells) or misses lines of an axis (at least two: one can
+            # be a box edge) that the axis's own size explains.
             own = min(axis_share[by][1], axis_share[bx][0])
             divisor = bh < min(bx, by) and bx % bh == 0 and by % bh == 0
-            # Or the per-axis sizes put clearly more of the jump mass on the grid: line
-            # counts alone are swayed by a few text edges caught in the crop (each weak
-            # text line counts as much as a mosaic line), the mass is not.
-            gain = mass(by, bx) - mass(bh, bw) >= 0.1 and bh not in (bx, by)
-            if bx != by and (own >= 0.9 and (min(axis_share[bh]) < 0.8 or divisor) or gain):
+            fixed = max(missed[bh][0] - missed[bx][0], missed[bh][1] - missed[by][1])
+            # The per-axis sizes must fit on their own, or put clearly more of the jump mass
+            # on the grid: line counts alone are swayed by a few text edges caught in the
+            # crop (each weak text line counts as much as a mosaic line), the mass is not.
+            # Not towards a divisor of the square size: stray lines land on its residues.
+            towards_divisor = any(b != bh and bh % b == 0 for b in (by, bx))
+            gain = mass(by, bx) - mass(bh, bw) >= 0.1 and not towards_divisor
+            if bx != by and (own >= 0.9 and (divisor or fixed >= 2) or fixed >= 0 and gain):
                 bh, bw = by, bx
     rx, ry = residues[bw][0], residues[bh][1]
     share = mass(bh, bw)

@@ -174,6 +174,30 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
         nx0, nx1 = _edge(x0, xs[c0], c0 == 0), _edge(x1, xs[c1], c1 == flat.shape[1])
         ny0, ny1 = ny0 - cut.get("top", 0), ny1 + cut.get("bottom", 0)
         nx0, nx1 = nx0 - cut.get("left", 0), nx1 + cut.get("right", 0)
+        if hard:
+            # An untrimmed side reaches over its cut border cell up to the box edge: as far
+            # as the cells stay flat, when something within a cell breaks them (else the
+            # edge is not seen). Proposals stop short of it when clean content beside the
+            # box has a jump on the same row.
+            def reach(side: str, line: float, span: tuple[float, float], size: int) -> int:
+                limit = size - 1
+                run = _run_beyond(
+                    image, region.grid, side, int(line), (int(span[0]), int(span[1])), limit
+                )
+                return run if run < limit else 0
+
+            bh, bw = region.grid.block_h, region.grid.block_w
+            span_x, span_y = (xs[c0], xs[c1]), (ys[r0], ys[r1])
+            # Only from a border row/column of cells that are all flat (mosaic, not clean
+            # content that happened to pass as mostly flat).
+            if r0 == 0 and "top" not in cut and flat[r0, c0:c1].all():
+                ny0 = min(ny0, int(ys[r0]) - reach("top", ys[r0], span_x, bh))
+            if r1 == flat.shape[0] and "bottom" not in cut and flat[r1 - 1, c0:c1].all():
+                ny1 = max(ny1, int(ys[r1]) + reach("bottom", ys[r1], span_x, bh))
+            if c0 == 0 and "left" not in cut and flat[r0:r1, c0].all():
+                nx0 = min(nx0, int(xs[c0]) - reach("left", xs[c0], span_y, bw))
+            if c1 == flat.shape[1] and "right" not in cut and flat[r0:r1, c1 - 1].all():
+                nx1 = max(nx1, int(xs[c1]) + reach("right", xs[c1], span_y, bw))
         # A cut border cell kept on an untrimmed side must hold more than background.
         ly0, ly1 = _pixel(ys[r0], y0), _pixel(ys[r1], y1)
         lx0, lx1 = _pixel(xs[c0], x0), _pixel(xs[c1], x1)
@@ -262,17 +286,16 @@ def _pixel(line: float, fallback: int) -> int:
     return int(math.floor(line + 0.5)) if math.isfinite(line) else fallback
 
 
-def _flat_run(band: np.ndarray, block: int, offset: int) -> int:
-    """Along axis 0 of ``band`` (n, W, 3), how many leading pixel lines agree (every pixel
-    within 2 CELL_NOISE grey levels, JPEG ringing) with the first, in every inner cell of
-    a grid along axis 1 (``block``, first line at ``offset``): a mosaic cell cut by the
-    box edge is flat only up to it."""
+def _cell_breaks(band: np.ndarray, block: int, offset: int) -> list[int]:
+    """Along axis 0 of ``band`` (n, W, 3), per inner cell of a grid along axis 1 (``block``,
+    first line at ``offset``), how many leading pixel lines agree (every pixel within 2
+    CELL_NOISE grey levels, JPEG ringing) with the first (n when all do)."""
     from depix.restore.detect import CELL_NOISE
 
     grey = band.mean(axis=-1)
-    run = grey.shape[0]
     edges = [e for e in range(offset, grey.shape[1], block) if e > 0]
     cells = list(zip([0, *edges], [*edges, grey.shape[1]]))
+    breaks = []
     # The end cells may be cut by the perpendicular sides' box edges: not evidence here.
     for c0, c1 in cells[1:-1] if len(cells) >= 3 else cells:
         if c1 - c0 < 1:
@@ -281,28 +304,71 @@ def _flat_run(band: np.ndarray, block: int, offset: int) -> int:
         # Per pixel: a mosaic cell is one colour; clean text beside it is not, even where
         # its mean along the line happens to match the cell's.
         off = np.nonzero(np.abs(cell - cell[:1]).max(axis=1) > 2 * CELL_NOISE)[0]
-        if len(off):
-            run = min(run, int(off[0]))
+        breaks.append(int(off[0]) if len(off) else grey.shape[0])
+    return breaks
+
+
+def _flat_run(band: np.ndarray, block: int, offset: int) -> int:
+    """How many leading pixel lines of ``band`` agree with the first in every inner cell
+    (``_cell_breaks``): a mosaic cell cut by the box edge is flat only up to it."""
+    return min(_cell_breaks(band, block, offset), default=band.shape[0])
+
+
+def _run_beyond(image: np.ndarray, grid, side: str, line: int, span: tuple[int, int], limit: int):
+    """Pixel lines beyond grid ``line`` on ``side`` (outward, at most ``limit``) over which
+    every inner cell of the grid along the line, within ``span`` (pixels along the line),
+    stays one colour (``_cell_breaks``): how far a mosaic cell goes past that line, up to a
+    straight edge (0 when the cells stop at different lines: not a box edge)."""
+    a, b = span
+    height, width = image.shape[:2]
+    if side == "top":
+        band = image[max(line - limit, 0) : line, a:b][::-1]
+    elif side == "bottom":
+        band = image[line : min(line + limit, height), a:b]
+    elif side == "left":
+        band = image[a:b, max(line - limit, 0) : line][:, ::-1].transpose(1, 0, 2)
+    else:
+        band = image[a:b, line : min(line + limit, width)].transpose(1, 0, 2)
+    if band.shape[0] == 0 or band.shape[1] == 0:
+        return 0
+    block, offset = (
+        (grid.block_w, (grid.offset_x - a) % grid.block_w)
+        if side in ("top", "bottom")
+        else (grid.block_h, (grid.offset_y - a) % grid.block_h)
+    )
+    breaks = _cell_breaks(band, block, offset)
+    run = min(breaks, default=band.shape[0])
+    broken = [b for b in breaks if b < band.shape[0]]
+    # A box edge is straight: the cells that differ from what lies beyond it all stop on
+    # the same pixel line (those that match it stop a little later). Clean content breaks
+    # them here and there.
+    if broken and (len(broken) < 2 or 4 * broken.count(run) < len(broken)):
+        return 0
     return run
 
 
 def _cut_run(image: np.ndarray, grid, side: str, ys: np.ndarray, xs: np.ndarray) -> int:
     """Pixels of the border cell row/column on ``side`` of the cells between lines ``ys`` /
     ``xs`` (whole pixels) that agree with the cell next to its inner line, counted from that
-    line outward (``_flat_run``), when the mosaic stops inside it (a box edge off the grid);
-    0 when it does not (the whole cell agrees, or nothing does)."""
-    y0, y1, x0, x1 = int(ys[0]), int(ys[-1]), int(xs[0]), int(xs[-1])
+    line outward (``_run_beyond``), when the mosaic stops inside it (a box edge off the
+    grid); 0 when it does not (the whole cell agrees, or nothing does)."""
     if len(ys) < 3 or len(xs) < 3:
         return 0
     if side in ("top", "bottom"):
-        line = int(ys[1]) if side == "top" else int(ys[-2])
-        band = image[y0:line, x0:x1][::-1] if side == "top" else image[line:y1, x0:x1]
-        run = _flat_run(band, grid.block_w, (grid.offset_x - x0) % grid.block_w)
+        line, size = (
+            (int(ys[1]), int(ys[1] - ys[0]))
+            if side == "top"
+            else (int(ys[-2]), int(ys[-1] - ys[-2]))
+        )
+        run = _run_beyond(image, grid, side, line, (int(xs[0]), int(xs[-1])), size)
     else:
-        line = int(xs[1]) if side == "left" else int(xs[-2])
-        band = image[y0:y1, x0:line][:, ::-1] if side == "left" else image[y0:y1, line:x1]
-        run = _flat_run(band.transpose(1, 0, 2), grid.block_h, (grid.offset_y - y0) % grid.block_h)
-    return run if 0 < run < band.shape[0 if side in ("top", "bottom") else 1] else 0
+        line, size = (
+            (int(xs[1]), int(xs[1] - xs[0]))
+            if side == "left"
+            else (int(xs[-2]), int(xs[-1] - xs[-2]))
+        )
+        run = _run_beyond(image, grid, side, line, (int(ys[0]), int(ys[-1])), size)
+    return run if 0 < run < size else 0
 
 
 def _hard_edges(image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int) -> bool:
