@@ -44,6 +44,7 @@ MIN_BLOCK = 3  # smallest block searched for; 2 px blocks hide little and mimic 
 MIN_CELLS = 6  # pixelated cells (flat, differing from a flat neighbour) for a region to count
 ISOLATION = 2  # pixels of flatness around a mosaic edge (blocks >= 3 px)
 CELL_NOISE = 9.0  # grey levels of spread allowed inside a flat cell (JPEG q80)
+GROW_CELLS = 4  # cells around a region searched for more of its mosaic on its grid
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,18 @@ def estimate_grid(
         bh, bw = block
     else:
         bh = bw = largest_near_best(None)
+        if block is None and sum(carried):
+            # Averaging the two axes' shares lets a handful of lines along y (a short mosaic
+            # of large blocks, with a box edge or text line among them) pull the size down
+            # to a divisor. Pooled line by line, a multiple that explains nearly as many of
+            # all the lines is the block.
+            def pooled(b: int) -> float:
+                return 1.0 - sum(missed[b]) / sum(carried)
+
+            multiples = [b for b in sizes if b > bh and b % bh == 0]
+            better = [b for b in multiples if pooled(b) >= 0.9 * pooled(bh)]
+            if better:
+                bh = bw = max(better)
         if block is None and all(v is not None for v in axis_share[bh]):
             by, bx = largest_near_best(1), largest_near_best(0)
             # Each axis on its own fits a size, and the square one is only their common
@@ -479,18 +492,7 @@ def find_regions(
         grid = found[0]
         pad = 2 * TILE + grid.block_h
         box = (max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad, height), min(x1 + pad, width))
-        cells, top, left = mosaic_cells(rgb, grid, box)
-        own = []
-        for cy0, cx0, cy1, cx1 in components(cells, radius=1, min_cells=MIN_CELLS):
-            ry0, ry1 = top + cy0 * grid.block_h, top + (cy1 + 1) * grid.block_h
-            rx0, rx1 = left + cx0 * grid.block_w, left + (cx1 + 1) * grid.block_w
-            flat_x = ~(jx[ry0:ry1] > EDGE).any(axis=0)
-            flat_y = ~(jy[:, rx0:rx1] > EDGE).any(axis=1)
-            rx0, rx1 = _grow_edge(flat_x, rx0, rx1, grid.block_w)
-            ry0, ry1 = _grow_edge(flat_y, ry0, ry1, grid.block_h)
-            own.append(
-                Region(int(rx0), int(ry0), int(rx1 - rx0), int(ry1 - ry0), grid, round(found[1], 3))
-            )
+        own = _regions_on_grid(rgb, jx, jy, grid, box, round(found[1], 3))
         if len(parts) > 1 and not any((assess(rgb, r).confidence or 0.0) >= threshold for r in own):
             proposals.extend(parts)
             continue
@@ -509,6 +511,18 @@ def find_regions(
                     proposals.append(again)
                     continue
             regions.append(r)
+    # A mosaic continues on its grid: parts of it that a proposal of their own read on a
+    # divisor of the block (large blocks beside large text) are found on the grid of the
+    # region next to them; ``_merge`` joins what only flat pixels separate.
+    for r in list(regions):
+        ry, rx = GROW_CELLS * r.grid.block_h, GROW_CELLS * r.grid.block_w
+        box = (
+            max(r.y - ry, 0),
+            max(r.x - rx, 0),
+            min(r.y + r.h + ry, height),
+            min(r.x + r.w + rx, width),
+        )
+        regions.extend(_regions_on_grid(rgb, jx, jy, r.grid, box, r.share))
     if block is None:  # mosaics seen through a rescale (soft edges, fractional cells)
         from depix.restore.rescaled import combine, find_rescaled_regions
 
@@ -519,6 +533,29 @@ def find_regions(
     return sorted(
         (r for r in assessed if (r.confidence or 0.0) >= threshold), key=lambda r: (r.y, r.x)
     )
+
+
+def _regions_on_grid(
+    rgb: np.ndarray,
+    jx: np.ndarray,
+    jy: np.ndarray,
+    grid: Grid,
+    box: tuple[int, int, int, int],
+    share: float,
+) -> list[Region]:
+    """The rectangles of pixelated cells (``mosaic_cells``) of ``grid`` inside ``box``
+    (y0, x0, y1, x1), each grown over a cut border cell (``_grow_edge``)."""
+    cells, top, left = mosaic_cells(rgb, grid, box)
+    found = []
+    for cy0, cx0, cy1, cx1 in components(cells, radius=1, min_cells=MIN_CELLS):
+        ry0, ry1 = top + cy0 * grid.block_h, top + (cy1 + 1) * grid.block_h
+        rx0, rx1 = left + cx0 * grid.block_w, left + (cx1 + 1) * grid.block_w
+        flat_x = ~(jx[ry0:ry1] > EDGE).any(axis=0)
+        flat_y = ~(jy[:, rx0:rx1] > EDGE).any(axis=1)
+        rx0, rx1 = _grow_edge(flat_x, rx0, rx1, grid.block_w)
+        ry0, ry1 = _grow_edge(flat_y, ry0, ry1, grid.block_h)
+        found.append(Region(int(rx0), int(ry0), int(rx1 - rx0), int(ry1 - ry0), grid, share))
+    return found
 
 
 def _with_size(rgb: np.ndarray, region: Region, size: tuple[float, float]) -> Region:
