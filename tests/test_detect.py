@@ -82,6 +82,26 @@ def test_finds_non_square_whole_pixel_cells(seed, font_size, box):
     assert abs(region.y - ty) <= 2 and abs(region.y + region.h - ty - th) <= 2, (region, ty, th)
 
 
+@pytest.mark.parametrize(
+    "seed, font_size, box",
+    [
+        # 18 px blocks over 58 px text: pieces of it read on divisors / 18 x 12 cells
+        (0, 58, MosaicBox(20, 43, 561, 81, 18, 12, 9)),
+        # 14 px blocks over 36 px text: the middle read on 7 px cells
+        (1, 36, MosaicBox(75, 25, 553, 58, 14, 7, 10)),
+        # 15 px blocks over 40 px text: the right end read on 3 px cells by its own proposal
+        (3, 40, MosaicBox(104, 70, 597, 50, 15, 9, 0)),
+    ],
+)
+def test_finds_large_blocks_over_large_text(seed, font_size, box):
+    """One region on the block (not a divisor) over the whole box (issue 15)."""
+    canvas = text_canvas(800, 320, seed=seed, font_size=font_size, line_height=font_size + 16)
+    image = pixelate_boxes(canvas, [box])
+    regions = find_regions(image)
+    assert len(regions) == 1, regions
+    assert_found(regions[0], box, image)
+
+
 def test_finds_several_boxes_with_their_own_grids():
     boxes = [MosaicBox(40, 30, 300, 40, 6, 1, 4), MosaicBox(380, 150, 220, 50, 9, 5, 2)]
     image = pixelate_boxes(text_canvas(640, 240, seed=3), boxes)

@@ -530,9 +530,24 @@ def find_regions(
     assessed = [assess(rgb, r) for r in _merge(regions, jx, jy)]
     if fractional is not None:  # the user's cell size: refit each region's grid with it
         assessed = [_with_size(rgb, r, fractional) for r in assessed]
-    return sorted(
-        (r for r in assessed if (r.confidence or 0.0) >= threshold), key=lambda r: (r.y, r.x)
-    )
+    kept = _one_grid_per_mosaic([r for r in assessed if (r.confidence or 0.0) >= threshold])
+    return sorted(kept, key=lambda r: (r.y, r.x))
+
+
+def _one_grid_per_mosaic(regions: list[Region]) -> list[Region]:
+    """Regions without those lying mostly (over half their area) inside a larger one: one
+    mosaic read again on another grid (a piece of it whose own proposal gave a divisor or
+    a non-square cell) is not a second redaction."""
+    kept: list[Region] = []
+    for r in sorted(regions, key=lambda r: r.w * r.h, reverse=True):
+        inside = 0
+        for k in kept:
+            ix = min(r.x + r.w, k.x + k.w) - max(r.x, k.x)
+            iy = min(r.y + r.h, k.y + k.h) - max(r.y, k.y)
+            inside = max(inside, max(ix, 0) * max(iy, 0))
+        if 2 * inside <= r.w * r.h:
+            kept.append(r)
+    return kept
 
 
 def _regions_on_grid(
