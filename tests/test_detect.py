@@ -102,6 +102,17 @@ def test_finds_large_blocks_over_large_text(seed, font_size, box):
     assert_found(regions[0], box, image)
 
 
+def test_cut_border_cells_kept_after_jpeg():
+    """21 px blocks over 48 px text, JPEG q90: the cells cut by the box's top and bottom
+    edges belong to the region (JPEG ringing beside the lines is no soft edge)."""
+    box = MosaicBox(101, 77, 314, 85, 21, 7, 20)
+    canvas = text_canvas(800, 320, seed=5, font_size=48, line_height=64)
+    image = jpeg(pixelate_boxes(canvas, [box]), 90)
+    (region,) = find_regions(image)
+    assert_found(region, box, image)
+    assert abs(region.y - box.y) <= 2 and abs(region.y + region.h - box.y - box.h) <= 2, region
+
+
 def test_finds_several_boxes_with_their_own_grids():
     boxes = [MosaicBox(40, 30, 300, 40, 6, 1, 4), MosaicBox(380, 150, 220, 50, 9, 5, 2)]
     image = pixelate_boxes(text_canvas(640, 240, seed=3), boxes)

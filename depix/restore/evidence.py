@@ -132,7 +132,11 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
         hard = (
             region.pitch is None
             and min(flat.shape) >= 3
-            and _hard_edges(image, region.grid, *(int(v) for v in (ys[1], ys[-2], xs[1], xs[-2])))
+            # JPEG q80-95 ringing beside the lines stays under 0.35 of the steps on them;
+            # a 2x bicubic upscale's ramps do not.
+            and _hard_edges(
+                image, region.grid, *(int(v) for v in (ys[1], ys[-2], xs[1], xs[-2])), 0.35
+            )
         )
         cut: dict[str, int] = {}  # side -> pixels of a cut border cell kept beyond its line
         sides = {"top": True, "bottom": True, "left": True, "right": True}
@@ -371,18 +375,20 @@ def _cut_run(image: np.ndarray, grid, side: str, ys: np.ndarray, xs: np.ndarray)
     return run if 0 < run < size else 0
 
 
-def _hard_edges(image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int) -> bool:
+def _hard_edges(
+    image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int, beside: float = 0.1
+) -> bool:
     """Whether the mosaic's cell edges are single-pixel steps (pixelated, not rescaled
-    since): the steps next to the grid lines carry under a tenth of those on them. Only
-    then can a cut border cell be told from a soft edge."""
+    since): the steps next to the grid lines carry under ``beside`` (a tenth by default)
+    of those on them. Only then can a cut border cell be told from a soft edge."""
     grey = image[y0:y1, x0:x1].mean(axis=-1)
     if min(grey.shape) < 2:
         return False
     jx = np.abs(np.diff(grey, axis=1)).sum(axis=0)
     on = np.zeros(jx.shape, dtype=bool)
     on[(grid.offset_x - x0 - 1) % grid.block_w :: grid.block_w] = True
-    beside = np.roll(on, 1) | np.roll(on, -1)
-    return bool(jx[beside & ~on].sum() < 0.1 * jx[on].sum())
+    near = np.roll(on, 1) | np.roll(on, -1)
+    return bool(jx[near & ~on].sum() < beside * jx[on].sum())
 
 
 def _cut_cells(image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int):
