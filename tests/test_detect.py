@@ -195,3 +195,18 @@ def test_mosaic_touching_the_right_and_bottom_border_is_found_to_the_border():
     (region,) = find_regions(image)
     assert (region.x + region.w, region.y + region.h) == (200, 80), region
     assert (region.grid.block_h, region.grid.offset_y, region.grid.offset_x) == (4, 2, 2)
+
+
+def test_dithered_mosaic_region_ends_at_the_box():
+    """A block-5 mosaic exported with a dithered 32-colour palette: clean dithered text next
+    to the box is not a cut border cell (no region edge one clean pixel row further, which
+    would keep clean columns beside the box in the region)."""
+    from depix.restore.bench import detection_case
+    from depix.restore.synthetic import palette_dithered
+
+    canvas, box = detection_case(4)
+    image = palette_dithered(pixelate_boxes(canvas, [box]), 32)
+    (region,) = find_regions(image)
+    assert_found(region, box, image)
+    assert box.x - box.block <= region.x and region.x + region.w <= box.x + box.w + box.block
+    assert box.y - box.block <= region.y and region.y + region.h <= box.y + box.h + box.block

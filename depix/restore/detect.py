@@ -515,6 +515,8 @@ def find_regions(
     # divisor of the block (large blocks beside large text) are found on the grid of the
     # region next to them; ``_merge`` joins what only flat pixels separate.
     for r in list(regions):
+        if min(r.grid.block_h, r.grid.block_w) < 2 * MIN_BLOCK:
+            continue  # no divisor of the block passes for a grid
         ry, rx = GROW_CELLS * r.grid.block_h, GROW_CELLS * r.grid.block_w
         box = (
             max(r.y - ry, 0),

@@ -346,9 +346,10 @@ def _run_beyond(image: np.ndarray, grid, side: str, line: int, span: tuple[int, 
     # A box edge is straight: the cells that differ from what lies beyond it all stop on
     # the same pixel line (those that match it stop a little later). Clean content breaks
     # them here and there.
-    if broken and (len(broken) < 2 or 4 * broken.count(run) < len(broken)):
+    if broken and (broken.count(run) < 2 or 4 * broken.count(run) < len(broken)):
         return 0
-    return run
+    # One pixel line is no evidence: clean rows next to each other often agree that far.
+    return run if run >= 2 else 0
 
 
 def _cut_run(image: np.ndarray, grid, side: str, ys: np.ndarray, xs: np.ndarray) -> int:
