@@ -23,15 +23,15 @@ def assert_found(region, box: MosaicBox, image: np.ndarray) -> None:
     """Right grid; the region covers >= 80 % of the visible part of the box (``ink_box``:
     border cells of pure background cannot be told from the clean picture) and stays
     within two blocks of it."""
-    assert (region.grid.block_h, region.grid.block_w) == (box.block, box.block)
+    assert (region.grid.block_h, region.grid.block_w) == (box.block, box.cell[0])
     assert (region.grid.offset_y, region.grid.offset_x) == box.grid_offset()
     tx, ty, tw, th = ink_box(image, (box.x, box.y, box.w, box.h), tolerance=12)  # JPEG noise
     ix = min(region.x + region.w, tx + tw) - max(region.x, tx)
     iy = min(region.y + region.h, ty + th) - max(region.y, ty)
     assert ix > 0 and iy > 0 and ix * iy >= 0.8 * tw * th, (region, box)
-    slack = 2 * box.block
-    assert box.x - slack <= region.x and region.x + region.w <= box.x + box.w + slack
-    assert box.y - slack <= region.y and region.y + region.h <= box.y + box.h + slack
+    slack_x, slack_y = 2 * box.cell[0], 2 * box.block
+    assert box.x - slack_x <= region.x and region.x + region.w <= box.x + box.w + slack_x
+    assert box.y - slack_y <= region.y and region.y + region.h <= box.y + box.h + slack_y
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,64 @@ def test_finds_box_block_and_offset(block, offset_y, offset_x, quality):
     regions = find_regions(image)
     assert len(regions) == 1, regions
     assert_found(regions[0], box, image)
+
+
+@pytest.mark.parametrize(
+    "seed, font_size, box",
+    [
+        # 10 x 8 cells, text lines above and below caught in the proposal
+        (0, 28, MosaicBox(127, 25, 266, 46, 8, 0, 4, block_x=10)),
+        # 5 x 6 cells, the box's bottom edge 3 px past a grid line (not a 3 px grid)
+        (3, 26, MosaicBox(171, 89, 233, 41, 6, 2, 4, block_x=5)),
+        # 10 x 9 cells, top and bottom cells cut by the box edges, clean text beyond
+        (5, 28, MosaicBox(85, 65, 376, 56, 9, 5, 8, block_x=10)),
+    ],
+)
+def test_finds_non_square_whole_pixel_cells(seed, font_size, box):
+    """Cell width and height estimated separately, extent up to the box edges (issue 15)."""
+    image = pixelate_boxes(text_canvas(640, 200, seed=seed, font_size=font_size), [box])
+    regions = find_regions(image)
+    assert len(regions) == 1, regions
+    assert regions[0].cell == (box.cell[0], box.block)
+    assert_found(regions[0], box, image)
+    # Within one cell of the box (a cut border cell is kept only up to the box edge).
+    region = regions[0]
+    assert box.x - box.cell[0] <= region.x and region.x + region.w <= box.x + box.w + box.cell[0]
+    assert box.y - box.block <= region.y and region.y + region.h <= box.y + box.h + box.block
+    # Top and bottom follow the visible mosaic over the cells cut by the box edges.
+    _, ty, _, th = ink_box(image, (box.x, box.y, box.w, box.h), tolerance=12)
+    assert abs(region.y - ty) <= 2 and abs(region.y + region.h - ty - th) <= 2, (region, ty, th)
+
+
+@pytest.mark.parametrize(
+    "seed, font_size, box",
+    [
+        # 18 px blocks over 58 px text: pieces of it read on divisors / 18 x 12 cells
+        (0, 58, MosaicBox(20, 43, 561, 81, 18, 12, 9)),
+        # 14 px blocks over 36 px text: the middle read on 7 px cells
+        (1, 36, MosaicBox(75, 25, 553, 58, 14, 7, 10)),
+        # 15 px blocks over 40 px text: the right end read on 3 px cells by its own proposal
+        (3, 40, MosaicBox(104, 70, 597, 50, 15, 9, 0)),
+    ],
+)
+def test_finds_large_blocks_over_large_text(seed, font_size, box):
+    """One region on the block (not a divisor) over the whole box (issue 15)."""
+    canvas = text_canvas(800, 320, seed=seed, font_size=font_size, line_height=font_size + 16)
+    image = pixelate_boxes(canvas, [box])
+    regions = find_regions(image)
+    assert len(regions) == 1, regions
+    assert_found(regions[0], box, image)
+
+
+def test_cut_border_cells_kept_after_jpeg():
+    """21 px blocks over 48 px text, JPEG q90: the cells cut by the box's top and bottom
+    edges belong to the region (JPEG ringing beside the lines is no soft edge)."""
+    box = MosaicBox(101, 77, 314, 85, 21, 7, 20)
+    canvas = text_canvas(800, 320, seed=5, font_size=48, line_height=64)
+    image = jpeg(pixelate_boxes(canvas, [box]), 90)
+    (region,) = find_regions(image)
+    assert_found(region, box, image)
+    assert abs(region.y - box.y) <= 2 and abs(region.y + region.h - box.y - box.h) <= 2, region
 
 
 def test_finds_several_boxes_with_their_own_grids():
@@ -137,3 +195,18 @@ def test_mosaic_touching_the_right_and_bottom_border_is_found_to_the_border():
     (region,) = find_regions(image)
     assert (region.x + region.w, region.y + region.h) == (200, 80), region
     assert (region.grid.block_h, region.grid.offset_y, region.grid.offset_x) == (4, 2, 2)
+
+
+def test_dithered_mosaic_region_ends_at_the_box():
+    """A block-5 mosaic exported with a dithered 32-colour palette: clean dithered text next
+    to the box is not a cut border cell (no region edge one clean pixel row further, which
+    would keep clean columns beside the box in the region)."""
+    from depix.restore.bench import detection_case
+    from depix.restore.synthetic import palette_dithered
+
+    canvas, box = detection_case(4)
+    image = palette_dithered(pixelate_boxes(canvas, [box]), 32)
+    (region,) = find_regions(image)
+    assert_found(region, box, image)
+    assert box.x - box.block <= region.x and region.x + region.w <= box.x + box.w + box.block
+    assert box.y - box.block <= region.y and region.y + region.h <= box.y + box.h + box.block

@@ -207,3 +207,15 @@ def test_block_option_takes_width_by_height():
     for bad in ("0", "8x", "axb", "1x300"):
         with pytest.raises(RestoreError):
             parse_block(bad)
+
+
+def test_nearly_square_fitted_cells_get_their_own_width_and_height():
+    """43 x 6 cells fitted to a 376 x 56 box: 8.74 x 9.33 px. Nearly square, so the ramps
+    sit near square lines too; the lines' drift off them gives each axis its own pitch."""
+    from depix.restore.synthetic import pixelate_fitted
+
+    box = (85, 65, 376, 56)
+    image = pixelate_fitted(text_canvas(640, 200, seed=5, font_size=28), box, 43, 6)
+    (region,) = find_regions(image)
+    width, height = region.cell
+    assert abs(width - 376 / 43) < 0.05 and abs(height - 56 / 6) < 0.05, region.cell

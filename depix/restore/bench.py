@@ -197,9 +197,6 @@ def _mosaic_case(seed: int, kind: str):
     palette of 16 / 32 colours."""
     import random
 
-    import numpy as np
-
-    from depix.degrade.mosaic import mosaic
     from depix.restore.synthetic import (
         palette_dithered,
         pixelate_boxes,
@@ -230,14 +227,9 @@ def _mosaic_case(seed: int, kind: str):
     if kind == "nonsquare":
         bh = rng.randint(5, 9)
         bw = bh + rng.choice((-2, -1, 1, 2))
-        crop = canvas[mbox.y : mbox.y + mbox.h, mbox.x : mbox.x + mbox.w]
-        tensor = torch.from_numpy(crop.copy()).permute(2, 0, 1)[None].float()
-        cells = mosaic(tensor, bh, bw, rng.randrange(bh), rng.randrange(bw))
-        shot = canvas.copy()
-        shot[mbox.y : mbox.y + mbox.h, mbox.x : mbox.x + mbox.w] = (
-            cells[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
-        )
-        return np.ascontiguousarray(shot), box, (bw, bh)
+        oy, ox = rng.randrange(bh), rng.randrange(bw)
+        cells = MosaicBox(*box, bh, oy, ox, block_x=bw)
+        return pixelate_boxes(canvas, [cells]), box, (bw, bh)
     colours = 16 if kind == "dither16" else 32
     shot = palette_dithered(pixelate_boxes(canvas, [mbox]), colours)
     return shot, box, (mbox.block, mbox.block)

@@ -44,6 +44,7 @@ MIN_BLOCK = 3  # smallest block searched for; 2 px blocks hide little and mimic 
 MIN_CELLS = 6  # pixelated cells (flat, differing from a flat neighbour) for a region to count
 ISOLATION = 2  # pixels of flatness around a mosaic edge (blocks >= 3 px)
 CELL_NOISE = 9.0  # grey levels of spread allowed inside a flat cell (JPEG q80)
+GROW_CELLS = 4  # cells around a region searched for more of its mosaic on its grid
 
 
 @dataclass(frozen=True)
@@ -258,18 +259,27 @@ def estimate_grid(
     lines = [
         p > 0.05 * p.max() if p.size and p.max() > 0 else np.zeros(p.shape, bool) for p in (px, py)
     ]
+    for carried in lines:
+        # The outermost lines may be the box's own edges, off the grid where the box cuts a
+        # cell: with few lines one of them is enough to tip a block towards its divisor.
+        at = np.nonzero(carried)[0]
+        if len(at) >= 5:
+            carried[at[[0, -1]]] = False
     limit = min(max_block, max(len(px), len(py)) // 2)
     if isinstance(block, tuple):
         sizes = sorted(set(block))
     else:
         sizes = [block] if block else list(range(min_block, max(limit, min_block) + 1))
     axis_share: dict[int, list[float | None]] = {}
+    missed: dict[int, list[int]] = {}  # carried lines off the best residue, per axis
     residues: dict[int, tuple[int, int, float, float]] = {}
     for b in sizes:
         mx, my = residue_mass(px, b), residue_mass(py, b)
         counts = [residue_mass(m.astype(np.float32), b) for m in lines]
         axis_share[b] = [float(c.max() / c.sum()) if c.sum() > 0 else None for c in counts]
+        missed[b] = [int(c.sum() - c.max()) for c in counts]
         residues[b] = (int(mx.argmax()), int(my.argmax()), float(mx.max()), float(my.max()))
+    carried = [int(m.sum()) for m in lines]
 
     def largest_near_best(axis: int | None) -> int:
         def score(b: int) -> float:
@@ -281,20 +291,43 @@ def estimate_grid(
         best = max(score(b) for b in sizes)
         return max(b for b in sizes if score(b) >= 0.9 * best)
 
+    def mass(bh: int, bw: int) -> float:
+        return (residues[bw][2] + residues[bh][3]) / total
+
     if isinstance(block, tuple):
         bh, bw = block
     else:
         bh = bw = largest_near_best(None)
+        if block is None and sum(carried):
+            # Averaging the two axes' shares lets a handful of lines along y (a short mosaic
+            # of large blocks, with a box edge or text line among them) pull the size down
+            # to a divisor. Pooled line by line, a multiple that explains nearly as many of
+            # all the lines is the block.
+            def pooled(b: int) -> float:
+                return 1.0 - sum(missed[b]) / sum(carried)
+
+            multiples = [b for b in sizes if b > bh and b % bh == 0]
+            better = [b for b in multiples if pooled(b) >= 0.9 * pooled(bh)]
+            if better:
+                bh = bw = max(better)
         if block is None and all(v is not None for v in axis_share[bh]):
             by, bx = largest_near_best(1), largest_near_best(0)
-            # Each axis on its own fits a size, and the square one misses many lines of an
-            # axis or is only their common divisor (3 for 6 x 9 cells).
+            # Each axis on its own fits a size, and the square one is only their common
+            # divisor (3 for 6 x 9 cells) or misses lines of an axis (at least two: one can
+            # be a box edge) that the axis's own size explains.
             own = min(axis_share[by][1], axis_share[bx][0])
             divisor = bh < min(bx, by) and bx % bh == 0 and by % bh == 0
-            if bx != by and own >= 0.9 and (min(axis_share[bh]) < 0.8 or divisor):
+            fixed = max(missed[bh][0] - missed[bx][0], missed[bh][1] - missed[by][1])
+            # The per-axis sizes must fit on their own, or put clearly more of the jump mass
+            # on the grid: line counts alone are swayed by a few text edges caught in the
+            # crop (each weak text line counts as much as a mosaic line), the mass is not.
+            # Not towards a divisor of the square size: stray lines land on its residues.
+            towards_divisor = any(b != bh and bh % b == 0 for b in (by, bx))
+            gain = mass(by, bx) - mass(bh, bw) >= 0.1 and not towards_divisor
+            if bx != by and (own >= 0.9 and (divisor or fixed >= 2) or fixed >= 0 and gain):
                 bh, bw = by, bx
     rx, ry = residues[bw][0], residues[bh][1]
-    share = (residues[bw][2] + residues[bh][3]) / total
+    share = mass(bh, bw)
     return Grid(bh, bw, int(_to_offset(ry, top, bh)), int(_to_offset(rx, left, bw))), float(share)
 
 
@@ -459,18 +492,7 @@ def find_regions(
         grid = found[0]
         pad = 2 * TILE + grid.block_h
         box = (max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad, height), min(x1 + pad, width))
-        cells, top, left = mosaic_cells(rgb, grid, box)
-        own = []
-        for cy0, cx0, cy1, cx1 in components(cells, radius=1, min_cells=MIN_CELLS):
-            ry0, ry1 = top + cy0 * grid.block_h, top + (cy1 + 1) * grid.block_h
-            rx0, rx1 = left + cx0 * grid.block_w, left + (cx1 + 1) * grid.block_w
-            flat_x = ~(jx[ry0:ry1] > EDGE).any(axis=0)
-            flat_y = ~(jy[:, rx0:rx1] > EDGE).any(axis=1)
-            rx0, rx1 = _grow_edge(flat_x, rx0, rx1, grid.block_w)
-            ry0, ry1 = _grow_edge(flat_y, ry0, ry1, grid.block_h)
-            own.append(
-                Region(int(rx0), int(ry0), int(rx1 - rx0), int(ry1 - ry0), grid, round(found[1], 3))
-            )
+        own = _regions_on_grid(rgb, jx, jy, grid, box, round(found[1], 3))
         if len(parts) > 1 and not any((assess(rgb, r).confidence or 0.0) >= threshold for r in own):
             proposals.extend(parts)
             continue
@@ -489,6 +511,20 @@ def find_regions(
                     proposals.append(again)
                     continue
             regions.append(r)
+    # A mosaic continues on its grid: parts of it that a proposal of their own read on a
+    # divisor of the block (large blocks beside large text) are found on the grid of the
+    # region next to them; ``_merge`` joins what only flat pixels separate.
+    for r in list(regions):
+        if min(r.grid.block_h, r.grid.block_w) < 2 * MIN_BLOCK:
+            continue  # no divisor of the block passes for a grid
+        ry, rx = GROW_CELLS * r.grid.block_h, GROW_CELLS * r.grid.block_w
+        box = (
+            max(r.y - ry, 0),
+            max(r.x - rx, 0),
+            min(r.y + r.h + ry, height),
+            min(r.x + r.w + rx, width),
+        )
+        regions.extend(_regions_on_grid(rgb, jx, jy, r.grid, box, r.share))
     if block is None:  # mosaics seen through a rescale (soft edges, fractional cells)
         from depix.restore.rescaled import combine, find_rescaled_regions
 
@@ -496,9 +532,47 @@ def find_regions(
     assessed = [assess(rgb, r) for r in _merge(regions, jx, jy)]
     if fractional is not None:  # the user's cell size: refit each region's grid with it
         assessed = [_with_size(rgb, r, fractional) for r in assessed]
-    return sorted(
-        (r for r in assessed if (r.confidence or 0.0) >= threshold), key=lambda r: (r.y, r.x)
-    )
+    kept = _one_grid_per_mosaic([r for r in assessed if (r.confidence or 0.0) >= threshold])
+    return sorted(kept, key=lambda r: (r.y, r.x))
+
+
+def _one_grid_per_mosaic(regions: list[Region]) -> list[Region]:
+    """Regions without those lying mostly (over half their area) inside a larger one: one
+    mosaic read again on another grid (a piece of it whose own proposal gave a divisor or
+    a non-square cell) is not a second redaction."""
+    kept: list[Region] = []
+    for r in sorted(regions, key=lambda r: r.w * r.h, reverse=True):
+        inside = 0
+        for k in kept:
+            ix = min(r.x + r.w, k.x + k.w) - max(r.x, k.x)
+            iy = min(r.y + r.h, k.y + k.h) - max(r.y, k.y)
+            inside = max(inside, max(ix, 0) * max(iy, 0))
+        if 2 * inside <= r.w * r.h:
+            kept.append(r)
+    return kept
+
+
+def _regions_on_grid(
+    rgb: np.ndarray,
+    jx: np.ndarray,
+    jy: np.ndarray,
+    grid: Grid,
+    box: tuple[int, int, int, int],
+    share: float,
+) -> list[Region]:
+    """The rectangles of pixelated cells (``mosaic_cells``) of ``grid`` inside ``box``
+    (y0, x0, y1, x1), each grown over a cut border cell (``_grow_edge``)."""
+    cells, top, left = mosaic_cells(rgb, grid, box)
+    found = []
+    for cy0, cx0, cy1, cx1 in components(cells, radius=1, min_cells=MIN_CELLS):
+        ry0, ry1 = top + cy0 * grid.block_h, top + (cy1 + 1) * grid.block_h
+        rx0, rx1 = left + cx0 * grid.block_w, left + (cx1 + 1) * grid.block_w
+        flat_x = ~(jx[ry0:ry1] > EDGE).any(axis=0)
+        flat_y = ~(jy[:, rx0:rx1] > EDGE).any(axis=1)
+        rx0, rx1 = _grow_edge(flat_x, rx0, rx1, grid.block_w)
+        ry0, ry1 = _grow_edge(flat_y, ry0, ry1, grid.block_h)
+        found.append(Region(int(rx0), int(ry0), int(rx1 - rx0), int(ry1 - ry0), grid, share))
+    return found
 
 
 def _with_size(rgb: np.ndarray, region: Region, size: tuple[float, float]) -> Region:
@@ -543,7 +617,10 @@ def _only_flat_between(a: Region, b: Region, jx: np.ndarray, jy: np.ndarray) -> 
 def pitch_of(region: Region) -> Pitch:
     """The region's grid as a pitch (its own pitch when it was seen through a rescale)."""
     g = region.grid
-    return region.pitch or Pitch(float(g.block_h), float(g.offset_y), float(g.offset_x))
+    if region.pitch is not None:
+        return region.pitch
+    size_x = float(g.block_w) if g.block_w != g.block_h else None  # non-square cells
+    return Pitch(float(g.block_h), float(g.offset_y), float(g.offset_x), size_x)
 
 
 def _same_grid(a: Region, b: Region) -> bool:

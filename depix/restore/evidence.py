@@ -127,6 +127,18 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
     _, background = _count_colours(mean.reshape(-1, 3))
     r0, c0, r1, c1 = 0, 0, flat.shape[0], flat.shape[1]  # cell rows/columns kept
     if trim:
+        image = rgb[..., :3].astype(np.float32)
+        # Judged on the inner cells: the border ones may hold clean text beyond a box edge.
+        hard = (
+            region.pitch is None
+            and min(flat.shape) >= 3
+            # JPEG q80-95 ringing beside the lines stays under 0.35 of the steps on them;
+            # a 2x bicubic upscale's ramps do not.
+            and _hard_edges(
+                image, region.grid, *(int(v) for v in (ys[1], ys[-2], xs[1], xs[-2])), 0.35
+            )
+        )
+        cut: dict[str, int] = {}  # side -> pixels of a cut border cell kept beyond its line
         sides = {"top": True, "bottom": True, "left": True, "right": True}
         while r1 - r0 > 1 and c1 - c0 > 1 and any(sides.values()):
             py0, py1 = _pixel(ys[r0], y0), _pixel(ys[r1], y1)
@@ -141,8 +153,20 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
                     "right": (slice(r0, r1), c1 - 1),
                 }[side]
                 strip = _outside(rgb[..., :3], side, py0, px0, py1, px1)
-                # Mostly not flat: text or UI next to the mosaic, not mosaic.
-                if flat[index].mean() < MIN_FLAT or _is_background(mean[index], strip, background):
+                # Mostly not flat: text or UI next to the mosaic, not mosaic; or a border
+                # cell cut by the box edge, flat from its inner line up to that edge, with
+                # clean text beyond it (kept up to the edge, left out of the evidence).
+                run = 0
+                if hard and flat[index].mean() < MIN_FLAT:
+                    run = _cut_run(image, region.grid, side, ys[r0 : r1 + 1], xs[c0 : c1 + 1])
+                if run:
+                    cut[side] = run
+                    sides[side] = False
+                if (
+                    run
+                    or flat[index].mean() < MIN_FLAT
+                    or _is_background(mean[index], strip, background)
+                ):
                     r0 += side == "top"
                     r1 -= side == "bottom"
                     c0 += side == "left"
@@ -152,8 +176,33 @@ def assess(rgb: np.ndarray, region: Region, trim: bool = True) -> Region:
         # Keep a cut border cell (the box edge off the grid) only on untrimmed sides.
         ny0, ny1 = _edge(y0, ys[r0], r0 == 0), _edge(y1, ys[r1], r1 == flat.shape[0])
         nx0, nx1 = _edge(x0, xs[c0], c0 == 0), _edge(x1, xs[c1], c1 == flat.shape[1])
+        ny0, ny1 = ny0 - cut.get("top", 0), ny1 + cut.get("bottom", 0)
+        nx0, nx1 = nx0 - cut.get("left", 0), nx1 + cut.get("right", 0)
+        if hard:
+            # An untrimmed side reaches over its cut border cell up to the box edge: as far
+            # as the cells stay flat, when something within a cell breaks them (else the
+            # edge is not seen). Proposals stop short of it when clean content beside the
+            # box has a jump on the same row.
+            def reach(side: str, line: float, span: tuple[float, float], size: int) -> int:
+                limit = size - 1
+                run = _run_beyond(
+                    image, region.grid, side, int(line), (int(span[0]), int(span[1])), limit
+                )
+                return run if run < limit else 0
+
+            bh, bw = region.grid.block_h, region.grid.block_w
+            span_x, span_y = (xs[c0], xs[c1]), (ys[r0], ys[r1])
+            # Only from a border row/column of cells that are all flat (mosaic, not clean
+            # content that happened to pass as mostly flat).
+            if r0 == 0 and "top" not in cut and flat[r0, c0:c1].all():
+                ny0 = min(ny0, int(ys[r0]) - reach("top", ys[r0], span_x, bh))
+            if r1 == flat.shape[0] and "bottom" not in cut and flat[r1 - 1, c0:c1].all():
+                ny1 = max(ny1, int(ys[r1]) + reach("bottom", ys[r1], span_x, bh))
+            if c0 == 0 and "left" not in cut and flat[r0:r1, c0].all():
+                nx0 = min(nx0, int(xs[c0]) - reach("left", xs[c0], span_y, bw))
+            if c1 == flat.shape[1] and "right" not in cut and flat[r0:r1, c1 - 1].all():
+                nx1 = max(nx1, int(xs[c1]) + reach("right", xs[c1], span_y, bw))
         # A cut border cell kept on an untrimmed side must hold more than background.
-        image = rgb[..., :3].astype(np.float32)
         ly0, ly1 = _pixel(ys[r0], y0), _pixel(ys[r1], y1)
         lx0, lx1 = _pixel(xs[c0], x0), _pixel(xs[c1], x1)
         if ny0 < ly0 and _plain(image[ny0:ly0, nx0:nx1], background):
@@ -241,17 +290,16 @@ def _pixel(line: float, fallback: int) -> int:
     return int(math.floor(line + 0.5)) if math.isfinite(line) else fallback
 
 
-def _flat_run(band: np.ndarray, block: int, offset: int) -> int:
-    """Along axis 0 of ``band`` (n, W, 3), how many leading pixel lines agree (every pixel
-    within 2 CELL_NOISE grey levels, JPEG ringing) with the first, in every inner cell of
-    a grid along axis 1 (``block``, first line at ``offset``): a mosaic cell cut by the
-    box edge is flat only up to it."""
+def _cell_breaks(band: np.ndarray, block: int, offset: int) -> list[int]:
+    """Along axis 0 of ``band`` (n, W, 3), per inner cell of a grid along axis 1 (``block``,
+    first line at ``offset``), how many leading pixel lines agree (every pixel within 2
+    CELL_NOISE grey levels, JPEG ringing) with the first (n when all do)."""
     from depix.restore.detect import CELL_NOISE
 
     grey = band.mean(axis=-1)
-    run = grey.shape[0]
     edges = [e for e in range(offset, grey.shape[1], block) if e > 0]
     cells = list(zip([0, *edges], [*edges, grey.shape[1]]))
+    breaks = []
     # The end cells may be cut by the perpendicular sides' box edges: not evidence here.
     for c0, c1 in cells[1:-1] if len(cells) >= 3 else cells:
         if c1 - c0 < 1:
@@ -260,23 +308,88 @@ def _flat_run(band: np.ndarray, block: int, offset: int) -> int:
         # Per pixel: a mosaic cell is one colour; clean text beside it is not, even where
         # its mean along the line happens to match the cell's.
         off = np.nonzero(np.abs(cell - cell[:1]).max(axis=1) > 2 * CELL_NOISE)[0]
-        if len(off):
-            run = min(run, int(off[0]))
-    return run
+        breaks.append(int(off[0]) if len(off) else grey.shape[0])
+    return breaks
 
 
-def _hard_edges(image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int) -> bool:
+def _flat_run(band: np.ndarray, block: int, offset: int) -> int:
+    """How many leading pixel lines of ``band`` agree with the first in every inner cell
+    (``_cell_breaks``): a mosaic cell cut by the box edge is flat only up to it."""
+    return min(_cell_breaks(band, block, offset), default=band.shape[0])
+
+
+def _run_beyond(image: np.ndarray, grid, side: str, line: int, span: tuple[int, int], limit: int):
+    """Pixel lines beyond grid ``line`` on ``side`` (outward, at most ``limit``) over which
+    every inner cell of the grid along the line, within ``span`` (pixels along the line),
+    stays one colour (``_cell_breaks``): how far a mosaic cell goes past that line, up to a
+    straight edge (0 when the cells stop at different lines: not a box edge)."""
+    a, b = span
+    height, width = image.shape[:2]
+    if side == "top":
+        band = image[max(line - limit, 0) : line, a:b][::-1]
+    elif side == "bottom":
+        band = image[line : min(line + limit, height), a:b]
+    elif side == "left":
+        band = image[a:b, max(line - limit, 0) : line][:, ::-1].transpose(1, 0, 2)
+    else:
+        band = image[a:b, line : min(line + limit, width)].transpose(1, 0, 2)
+    if band.shape[0] == 0 or band.shape[1] == 0:
+        return 0
+    block, offset = (
+        (grid.block_w, (grid.offset_x - a) % grid.block_w)
+        if side in ("top", "bottom")
+        else (grid.block_h, (grid.offset_y - a) % grid.block_h)
+    )
+    breaks = _cell_breaks(band, block, offset)
+    run = min(breaks, default=band.shape[0])
+    broken = [b for b in breaks if b < band.shape[0]]
+    # A box edge is straight: the cells that differ from what lies beyond it all stop on
+    # the same pixel line (those that match it stop a little later). Clean content breaks
+    # them here and there.
+    if broken and (broken.count(run) < 2 or 4 * broken.count(run) < len(broken)):
+        return 0
+    # One pixel line is no evidence: clean rows next to each other often agree that far.
+    return run if run >= 2 else 0
+
+
+def _cut_run(image: np.ndarray, grid, side: str, ys: np.ndarray, xs: np.ndarray) -> int:
+    """Pixels of the border cell row/column on ``side`` of the cells between lines ``ys`` /
+    ``xs`` (whole pixels) that agree with the cell next to its inner line, counted from that
+    line outward (``_run_beyond``), when the mosaic stops inside it (a box edge off the
+    grid); 0 when it does not (the whole cell agrees, or nothing does)."""
+    if len(ys) < 3 or len(xs) < 3:
+        return 0
+    if side in ("top", "bottom"):
+        line, size = (
+            (int(ys[1]), int(ys[1] - ys[0]))
+            if side == "top"
+            else (int(ys[-2]), int(ys[-1] - ys[-2]))
+        )
+        run = _run_beyond(image, grid, side, line, (int(xs[0]), int(xs[-1])), size)
+    else:
+        line, size = (
+            (int(xs[1]), int(xs[1] - xs[0]))
+            if side == "left"
+            else (int(xs[-2]), int(xs[-1] - xs[-2]))
+        )
+        run = _run_beyond(image, grid, side, line, (int(ys[0]), int(ys[-1])), size)
+    return run if 0 < run < size else 0
+
+
+def _hard_edges(
+    image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int, beside: float = 0.1
+) -> bool:
     """Whether the mosaic's cell edges are single-pixel steps (pixelated, not rescaled
-    since): the steps next to the grid lines carry under a tenth of those on them. Only
-    then can a cut border cell be told from a soft edge."""
+    since): the steps next to the grid lines carry under ``beside`` (a tenth by default)
+    of those on them. Only then can a cut border cell be told from a soft edge."""
     grey = image[y0:y1, x0:x1].mean(axis=-1)
     if min(grey.shape) < 2:
         return False
     jx = np.abs(np.diff(grey, axis=1)).sum(axis=0)
     on = np.zeros(jx.shape, dtype=bool)
     on[(grid.offset_x - x0 - 1) % grid.block_w :: grid.block_w] = True
-    beside = np.roll(on, 1) | np.roll(on, -1)
-    return bool(jx[beside & ~on].sum() < 0.1 * jx[on].sum())
+    near = np.roll(on, 1) | np.roll(on, -1)
+    return bool(jx[near & ~on].sum() < beside * jx[on].sum())
 
 
 def _cut_cells(image: np.ndarray, grid, y0: int, y1: int, x0: int, x1: int):

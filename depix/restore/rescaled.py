@@ -227,10 +227,35 @@ def estimate_pitch(
         ]
         both = (share_x * axes[0][1].sum() + share_y * axes[1][1].sum()) / total
         aspect = max(size_x, size_y) / min(size_x, size_y)
-        if 1.02 < aspect <= MAX_ASPECT and min(shares) < 0.9 and both > share + 0.05:
+        # Nearly square cells (9.4 x 9.5 px, fitted to a selection) put the ramps near the
+        # square lines too, but the line centres drift off them: each axis's own line fit
+        # then leaves clearly less residual than the common one.
+        drift = _residual(axes[0], pitch, offset_x) + _residual(axes[1], pitch, offset_y)
+        own_fit = _residual(axes[0], size_x, off_x) + _residual(axes[1], size_y, off_y)
+        closer = drift > 0.3 and own_fit < 0.5 * drift
+        if aspect <= MAX_ASPECT and (
+            aspect > 1.02 and min(shares) < 0.9 and both > share + 0.05 or closer
+        ):
             pitch_xy = Pitch(round(size_y, 3), round(off_y, 3), round(off_x, 3), round(size_x, 3))
             return pitch_xy, float(both)
     return square, float(share)
+
+
+def _residual(axis, pitch: float, offset: float) -> float:
+    """Mean distance (px) of the ramp centre of each line of ``axis`` (positions, masses,
+    ...) from the line ``offset + k * pitch`` it belongs to."""
+    pos, weight = axis[0], axis[1]
+    k, near = _near_line(pos, offset, pitch)
+    lines = np.unique(k[near])
+    if len(lines) == 0:
+        return 0.0
+    centres = np.array(
+        [
+            (pos[near & (k == n)] * weight[near & (k == n)]).sum() / weight[near & (k == n)].sum()
+            for n in lines
+        ]
+    )
+    return float(np.abs(centres - offset - lines * pitch).mean())
 
 
 def _axis_pitch(

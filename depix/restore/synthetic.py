@@ -23,7 +23,8 @@ from depix.degrade.mosaic import mosaic
 
 @dataclass(frozen=True)
 class MosaicBox:
-    """A pixelated rectangle; ``offset_*`` place the grid relative to the box's top-left corner."""
+    """A pixelated rectangle; ``offset_*`` place the grid relative to the box's top-left
+    corner. Cells are ``block`` px high and ``block_x`` px wide (None: square)."""
 
     x: int
     y: int
@@ -32,10 +33,16 @@ class MosaicBox:
     block: int
     offset_y: int = 0
     offset_x: int = 0
+    block_x: int | None = None
+
+    @property
+    def cell(self) -> tuple[int, int]:
+        """Cell (width, height) in pixels."""
+        return (self.block if self.block_x is None else self.block_x), self.block
 
     def grid_offset(self) -> tuple[int, int]:
-        """The grid offset in image coordinates (what detection reports), modulo the block."""
-        return (self.y + self.offset_y) % self.block, (self.x + self.offset_x) % self.block
+        """The grid offset in image coordinates (what detection reports), modulo the cell."""
+        return (self.y + self.offset_y) % self.block, (self.x + self.offset_x) % self.cell[0]
 
 
 def text_canvas(
@@ -70,7 +77,7 @@ def pixelate_boxes(image: np.ndarray, boxes: list[MosaicBox]) -> np.ndarray:
     for box in boxes:
         crop = torch.from_numpy(out[box.y : box.y + box.h, box.x : box.x + box.w].copy())
         crop = crop.permute(2, 0, 1).unsqueeze(0).float()
-        pixelated = mosaic(crop, box.block, box.block, box.offset_y, box.offset_x)
+        pixelated = mosaic(crop, box.block, box.cell[0], box.offset_y, box.offset_x)
         out[box.y : box.y + box.h, box.x : box.x + box.w] = (
             pixelated[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
         )
