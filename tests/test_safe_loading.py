@@ -161,3 +161,8 @@ def test_a_reader_file_is_refused_as_a_restoration_model(tmp_path):
         with pytest.raises(CheckpointLoadError, match="not a restoration model"):
             load_model(file)
     assert type(load_model(path, role=None).net) is type(reader)  # still loadable for export
+    shipped = load_model(DEFAULT_READER, role=None).net  # and for init_from (fine-tuning)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(shipped.state_dict().values(), reader.state_dict().values())
+    )

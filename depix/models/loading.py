@@ -47,9 +47,14 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
+def _is_reader_file(checkpoint: dict[str, Any]) -> bool:
+    """An exported reader (``depix.reader.loading.READER_FORMAT``, not imported: it imports us)."""
+    return str(checkpoint.get("format", "")).startswith("depix-reader/")
+
+
 def net_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The network's weights from either file kind (EMA weights first when present)."""
-    if checkpoint.get("format") == EXPORT_FORMAT:
+    """The network's weights from any file kind (EMA weights first when present)."""
+    if checkpoint.get("format") == EXPORT_FORMAT or _is_reader_file(checkpoint):
         return checkpoint["state_dict"]
     ema = checkpoint.get("ema_state_dict")
     if ema:
@@ -63,6 +68,8 @@ def stored_config(checkpoint: dict[str, Any], file: Path) -> dict[str, Any]:
 
     Raises ``CheckpointLoadError`` when there is none or it has no ``model`` entry.
     """
+    if _is_reader_file(checkpoint):  # an exported reader stores its model entry alone
+        return {"model": checkpoint.get("model")}
     config = (
         checkpoint.get("config")
         if checkpoint.get("format") == EXPORT_FORMAT
@@ -98,7 +105,7 @@ def load_model(
     """
     file = resolve_checkpoint(path)
     checkpoint = load_checkpoint_file(file)
-    if role == "restoration" and str(checkpoint.get("format", "")).startswith("depix-reader/"):
+    if role == "restoration" and _is_reader_file(checkpoint):
         raise CheckpointLoadError(
             f"{file}: holds a reader (a text recogniser), not a restoration model "
             "(a reader is used by --read / text_method=reader)"
