@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,19 +39,17 @@ from depix.decode.forward import (
     observed_cells,
     reference_cells,
     render_hypothesis,
-    to_levels,
-    to_space,
 )
-from depix.decode.search import HUBER, PatternFilter, Scorer, beam_search, huber
+from depix.decode.search import HUBER, PatternFilter, Scorer, beam_search, huber, line_scale
 
 MIN_CONTRAST = 24.0  # levels between text and background below which nothing is read
 TEMPERATURE = 4.0  # cost units per e-fold of the confidence (cell errors are correlated)
-FIT_RMS = 1.3
+FIT_RMS = 1.3  # normalised residual rms of a line that matches within the noise
 DEBUG = False
 RECOVERED = 0.8  # confidence from which a line counts as recovered
-# First text colour guesses: this far along background -> most inked cell (thin strokes rarely
-# fill a cell, and how far they fill it depends on block/size and weight).
-FG_REACH = (1.15, 1.6)  # normalised residual rms of a line that matches within the noise
+# First text colour guess: this far along background -> most inked cell (thin strokes rarely
+# fill a cell); the search profiles the colour out per candidate from there (search.Scorer).
+FG_REACH = (1.3,)
 
 
 @dataclass
@@ -65,7 +63,7 @@ class DecodeOptions:
     charset: str = "printable"
     pattern: str | None = None
     beam: int = 16
-    screen_beam: int = 4
+    screen_beam: int = 8
     screen_px: int = 64  # width of ink (px) on which fonts and sizes are screened
     foreground: tuple[int, int, int] | None = None  # the text colour, when known
     rescreen: int = 6
@@ -200,24 +198,34 @@ def _starts(model: LineModel, ink_box: tuple[int, int, int, int]) -> list[tuple[
     return [(float(x), int(t)) for t in tops for x in xs]
 
 
-def _refit_foreground(model: LineModel, state, observed: np.ndarray, bg: np.ndarray) -> tuple:
-    """Least-squares text colour for a line's coverage (cells' mean coverage m: observed =
-    bg + (fg - bg) m, per channel, in the averaging space), clipped to 8 bits."""
-    b = model.grid.block
-    cov = state.canvas.astype(np.float64) / 255
-    m = cov.reshape(model.grid.rows, b, model.grid.cols, b).sum((1, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = m / model.counts
-    ok = (m > 0.05) & ~np.isnan(observed[..., 0])
-    if ok.sum() < 2:
-        return model.foreground
-    obs_s = to_space(np.nan_to_num(observed), model.averaging)[ok]
-    bg_s = to_space(bg[None], model.averaging)[0]
-    w = m[ok][:, None]
-    ink = (w * (obs_s - bg_s)).sum(0) / (w * w).sum(0)
-    fg_s = bg_s + ink
-    fg = to_levels(fg_s, "linear") if model.averaging == "linear" else fg_s
-    return tuple(int(v) for v in np.clip(np.round(fg), 0, 255))
+def refine_colour(
+    glyphs,
+    grid: CellGrid,
+    text: str,
+    x: float,
+    top: int,
+    foreground: tuple,
+    background: tuple,
+    averaging: str,
+    observed: np.ndarray,
+    sigma: float,
+    rounds: int = 2,
+) -> tuple[int, int, int]:
+    """The text colour (8 bits) that best explains a finished line: the closed-form profile
+    (``Scorer.fit_scale`` on every cell) repeated with the line drawn in the colour found
+    (linear light is only affine in the colour to first order, so a second round converges)."""
+    fg = tuple(int(v) for v in foreground)
+    for _ in range(rounds):
+        model = LineModel(glyphs, grid, fg, background, averaging)
+        state = model.start(x, top)
+        for char in text:
+            state = model.extend(state, char)
+        scorer = Scorer(model, observed, sigma)
+        new = scorer.colour(line_scale(scorer, state))
+        if new == fg:
+            break
+        fg = new
+    return fg
 
 
 def _shortlist(fonts, screen, ink_rows: int, block: int, fg: tuple, keep: int) -> list[str]:
@@ -308,13 +316,7 @@ def decode_line(
                             stop_column=stop)  # fmt: skip
         if not found:
             return None
-        return (
-            found[0].cost,
-            font,
-            size,
-            found[0],
-            _refit_foreground(model, found[0].state, observed, bg),
-        )
+        return (found[0].cost, font, size, found[0], found[0].foreground)
 
     # Coarse sizes first (every other px), then the neighbours of the best few; the best are
     # screened again with the text colour refitted to what they found (a wrong first colour
@@ -351,18 +353,21 @@ def decode_line(
         return _not_recovered("no font of the library fits the rows of the text", start)
     screened.sort(key=lambda t: t[0])
 
-    # Final: the best (font, size) pairs, text colour refitted, full beam, both averagings.
+    # Final: the best (font, size) pairs, full beam, both averagings, each starting from the
+    # text colour its screen profiled (the search profiles it again per candidate).
     finals: list[tuple[Hypothesis, float]] = []
-    for _, font, size, best, fg_srgb in screened[: options.finalists]:
+    for _, font, size, _, fg_screen in screened[: options.finalists]:
+        glyphs = glyph_set(font, size, charset, options.antialias)
         for averaging in options.averaging:
-            glyphs = glyph_set(font, size, charset, options.antialias)
-            model = LineModel(glyphs, grid, fg_srgb, bg_t, averaging)
-            fg = _refit_foreground(model, best.state, observed, bg)
-            model = LineModel(glyphs, grid, fg, bg_t, averaging)
+            model = LineModel(glyphs, grid, fg_screen, bg_t, averaging)
             scorer = Scorer(model, observed, sigma)
             found = beam_search(model, scorer, _starts(model, box), chars, beam=options.beam,
                                 ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
-            finals += [(model.hypothesis(f.state), f.cost) for f in found]
+            for f in found:
+                fg = refine_colour(glyphs, grid, f.state.text, f.state.x, f.state.top,
+                                   f.foreground, bg_t, averaging, observed, sigma)  # fmt: skip
+                h = replace(model.hypothesis(f.state), foreground=fg)
+                finals.append((h, f.cost))
     return _verify(finals, grid, observed, sigma, options, start)
 
 
