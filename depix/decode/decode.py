@@ -66,8 +66,10 @@ class DecodeOptions:
     screen_beam: int = 8
     screen_px: int = 64  # width of ink (px) on which fonts and sizes are screened
     foreground: tuple[int, int, int] | None = None  # the text colour, when known
-    rescreen: int = 6
-    font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first  # best screened (font, size) pairs screened again with their own colour
+    rescreen: int = 0  # best screened (font, size) pairs screened again from their colour
+    screen_phase_step: int = 8  # the screen draws glyphs at pen phases of 8/64 px (quick)
+    good_fit: float = 1.0  # residual rms (sigma) of a final line that ends the search early
+    font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first
     finalists: int = 3
     averaging: Sequence[str] = ("srgb", "linear")
     antialias: str = "grey"
@@ -307,67 +309,79 @@ def decode_line(
 
     bg_t = tuple(int(v) for v in np.round(bg))
 
-    def screen(font: str, size: float, fg: tuple = fg0) -> tuple | None:
+    def screen(font: str, size: float, fg: tuple = fg0, averaging: str = "srgb"):
         glyphs = glyph_set(font, size, charset, options.antialias)
-        model = LineModel(glyphs, grid, fg, bg_t, "srgb")
+        model = LineModel(glyphs, grid, fg, bg_t, averaging, options.screen_phase_step)
         scorer = Scorer(model, observed, sigma)
         found = beam_search(model, scorer, _starts(model, box), chars,
                             beam=options.screen_beam, ink_right=ink_right, keep=1,
                             stop_column=stop)  # fmt: skip
         if not found:
             return None
-        return (found[0].cost, font, size, found[0], found[0].foreground)
+        return (found[0].cost, font, size, found[0], found[0].foreground, averaging)
 
-    # Coarse sizes first (every other px), then the neighbours of the best few; the best are
-    # screened again with the text colour refitted to what they found (a wrong first colour
-    # favours fonts with more or less ink).
+    # Coarse sizes first (every other px) in sRGB averaging, then the neighbours of the best
+    # few; the best few again in the other averagings (light text on dark averaged in linear
+    # light looks bolder: sRGB alone can pick the wrong size); optionally the best are
+    # screened again starting from the colour they profiled.
+    first = options.averaging[0] if options.averaging else "srgb"
     if len(fonts) > options.font_shortlist:
         fonts = _shortlist(fonts, screen, int(r1 - r0), grid.block, fg0, options.font_shortlist)
     for font in fonts:
         for size in _sizes(font, int(r1 - r0), grid.block)[::2]:
             for fg in dict.fromkeys(guesses):
-                screened.append(screen(font, size, fg))
+                screened.append(screen(font, size, fg, first))
     screened = [item for item in screened if item is not None]
-    tried = {(f, s) for _, f, s, _, _ in screened}
-    for _, font, size, _, fg in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
+    tried = {(f, s) for _, f, s, *_ in screened}
+    for _, font, size, _, fg, _ in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
         for near in (size - 1, size + 1):
             if (font, near) not in tried and near >= 6:
                 tried.add((font, near))
-                screened.append(screen(font, near, fg))
+                screened.append(screen(font, near, fg, first))
     screened = [item for item in screened if item is not None]
-    rescreened, seen = [], set()
-    for _, font, size, _, fg in sorted(screened, key=lambda t: t[0]):
-        if (font, size) in seen:
-            continue
-        seen.add((font, size))
-        rescreened.append(screen(font, size, fg))
-        if len(seen) >= options.rescreen:
-            break
-    screened = [item for item in rescreened if item is not None] or screened
+    ranked = sorted(screened, key=lambda t: t[0])[: options.finalists]
+    for _, font, size, _, fg, _ in ranked:
+        for averaging in options.averaging[1:]:
+            screened.append(screen(font, size, fg, averaging))
+    screened = [item for item in screened if item is not None]
+    if options.rescreen:
+        rescreened, seen = [], set()
+        for _, font, size, _, fg, averaging in sorted(screened, key=lambda t: t[0]):
+            if (font, size, averaging) in seen:
+                continue
+            seen.add((font, size, averaging))
+            rescreened.append(screen(font, size, fg, averaging))
+            if len(seen) >= options.rescreen:
+                break
+        screened = [item for item in rescreened if item is not None] or screened
     if DEBUG:
         for item in sorted(screened, key=lambda t: t[0])[:8]:
-            print(
-                "screen", round(item[0], 1), Path(item[1]).stem, item[2], repr(item[3].state.text)
-            )
+            print("screen", round(item[0], 1), Path(item[1]).stem, item[2], repr(item[3].state.text),
+                  item[3].state.x, item[3].state.top, item[4], item[5])  # fmt: skip
     if not screened:
         return _not_recovered("no font of the library fits the rows of the text", start)
     screened.sort(key=lambda t: t[0])
 
-    # Final: the best (font, size) pairs, full beam, both averagings, each starting from the
-    # text colour its screen profiled (the search profiles it again per candidate).
+    # Final: the best (font, size, averaging) triples, full beam, each from the text colour and
+    # the place (one px either way) its screen found; the search profiles the colour again. A
+    # line that explains the mosaic within the noise ends the search early.
     finals: list[tuple[Hypothesis, float]] = []
-    for _, font, size, _, fg_screen in screened[: options.finalists]:
+    cells = 3 * int(valid.sum())
+    for _, font, size, best, fg_screen, averaging in screened[: options.finalists]:
         glyphs = glyph_set(font, size, charset, options.antialias)
-        for averaging in options.averaging:
-            model = LineModel(glyphs, grid, fg_screen, bg_t, averaging)
-            scorer = Scorer(model, observed, sigma)
-            found = beam_search(model, scorer, _starts(model, box), chars, beam=options.beam,
-                                ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
-            for f in found:
-                fg = refine_colour(glyphs, grid, f.state.text, f.state.x, f.state.top,
-                                   f.foreground, bg_t, averaging, observed, sigma)  # fmt: skip
-                h = replace(model.hypothesis(f.state), foreground=fg)
-                finals.append((h, f.cost))
+        near = {(best.state.x + dx, best.state.top + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+        model = LineModel(glyphs, grid, fg_screen, bg_t, averaging)
+        scorer = Scorer(model, observed, sigma)
+        starts = [p for p in _starts(model, box) if p in near] or _starts(model, box)
+        found = beam_search(model, scorer, starts, chars, beam=options.beam,
+                            ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
+        for f in found:
+            fg = refine_colour(glyphs, grid, f.state.text, f.state.x, f.state.top,
+                               f.foreground, bg_t, averaging, observed, sigma)  # fmt: skip
+            h = replace(model.hypothesis(f.state), foreground=fg)
+            finals.append((h, f.cost))
+        if found and math.sqrt(max(found[0].cost, 0.0) / cells) <= options.good_fit:
+            break
     return _verify(finals, grid, observed, sigma, options, start)
 
 
