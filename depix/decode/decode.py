@@ -69,6 +69,7 @@ class DecodeOptions:
     rescreen: int = 0  # best screened (font, size) pairs screened again from their colour
     screen_phase_step: int = 8  # the screen draws glyphs at pen phases of 8/64 px (quick)
     good_fit: float = 1.0  # residual rms (sigma) of a final line that ends the search early
+    screen_fit: float = 0.5  # residual rms (sigma, ink cells) of a screen that ends the sizes
     font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first
     finalists: int = 3
     averaging: Sequence[str] = ("srgb", "linear")
@@ -327,10 +328,19 @@ def decode_line(
     first = options.averaging[0] if options.averaging else "srgb"
     if len(fonts) > options.font_shortlist:
         fonts = _shortlist(fonts, screen, int(r1 - r0), grid.block, fg0, options.font_shortlist)
+    # Most plausible sizes first (ink rows over the font's mean of cap and full ink height);
+    # a size whose screen explains its ink cells well within the noise ends the coarse pass.
+    screen_cells = 3 * max(1, int(ink[:, :stop].sum()))
     for font in fonts:
-        for size in _sizes(font, int(r1 - r0), grid.block)[::2]:
-            for fg in dict.fromkeys(guesses):
-                screened.append(screen(font, size, fg, first))
+        cap, full, _ = _font_ratios(font)
+        centre = (int(r1 - r0) - 0.5) * grid.block / ((cap + full) / 2)
+        for size in sorted(_sizes(font, int(r1 - r0), grid.block)[::2],
+                           key=lambda v: abs(v - centre)):  # fmt: skip
+            found = [screen(font, size, fg, first) for fg in dict.fromkeys(guesses)]
+            screened += found
+            fits = [f[0] for f in found if f is not None]
+            if fits and math.sqrt(max(min(fits), 0.0) / screen_cells) <= options.screen_fit:
+                break
     screened = [item for item in screened if item is not None]
     tried = {(f, s) for _, f, s, *_ in screened}
     for _, font, size, _, fg, _ in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
