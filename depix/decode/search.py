@@ -23,7 +23,7 @@ from depix.decode.forward import LineModel, State, to_levels, to_space
 
 COLOUR_SLACK = 0.15  # relative error of the predicted ink allowed for (other rasterizers)
 PRIOR = 0.5  # weight of the first colour guess, in fully inked cells
-MIN_SCALE = 0.25  # the profiled text colour keeps at least this share of the first guess's ink
+MIN_SCALE = 0.25  # each channel of the profiled colour keeps this share of the guess's ink
 HUBER = 3.0  # residuals beyond 3 sigma (other rasterizers' edge pixels, JPEG blocks) cost linearly
 
 
@@ -89,9 +89,11 @@ class Scorer:
         )
         self.scale_lo = np.where(visible, MIN_SCALE, 1.0)
 
-    def fit_scale(self, suu: np.ndarray, suv: np.ndarray) -> np.ndarray:
-        """Per-channel ink scale (..., 3) from the fit sums ``sum w u^2``, ``sum w u v``."""
-        return np.clip((suv + self.prior) / (suu + self.prior), self.scale_lo, self.scale_hi)
+    def fit_scale(self, suu: np.ndarray, suv: np.ndarray, prior: bool = True) -> np.ndarray:
+        """Per-channel ink scale (..., 3) from the fit sums ``sum w u^2``, ``sum w u v``
+        (``prior``: pulled towards 1, for fits on a few cells)."""
+        lam = self.prior if prior else 1e-9
+        return np.clip((suv + lam) / (suu + lam), self.scale_lo, self.scale_hi)
 
     def column_stats(
         self, means: np.ndarray, rows: slice, cols: slice, robust: np.ndarray | None = None
@@ -190,9 +192,9 @@ class PatternFilter:
 
 
 def line_scale(scorer: Scorer, state: State) -> np.ndarray:
-    """The ink scale (3,) that best fits a finished line (every cell)."""
+    """The ink scale (3,) that best fits a finished line (every cell, no prior)."""
     suu, suv = scorer.column_stats(scorer.model.means(state.sums), slice(None), slice(None))
-    return scorer.fit_scale(suu.sum(0), suv.sum(0))
+    return scorer.fit_scale(suu.sum(0), suv.sum(0), prior=False)
 
 
 def beam_search(
