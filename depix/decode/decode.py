@@ -70,6 +70,7 @@ class DecodeOptions:
     screen_phase_step: int = 8  # the screen draws glyphs at pen phases of 8/64 px (quick)
     good_fit: float = 1.0  # residual rms (sigma) of a final line that ends the search early
     screen_fit: float = 0.5  # residual rms (sigma, ink cells) of a screen that ends the sizes
+    size_step: int = 1  # px between the sizes of the first screening pass (then +-1 of the best)
     font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first
     finalists: int = 3
     averaging: Sequence[str] = ("srgb", "linear")
@@ -321,7 +322,7 @@ def decode_line(
             return None
         return (found[0].cost, font, size, found[0], found[0].foreground, averaging)
 
-    # Coarse sizes first (every other px) in sRGB averaging, then the neighbours of the best
+    # Sizes first (every ``size_step`` px) in sRGB averaging, then the neighbours of the best
     # few; the best few again in the other averagings (light text on dark averaged in linear
     # light looks bolder: sRGB alone can pick the wrong size); optionally the best are
     # screened again starting from the colour they profiled.
@@ -334,7 +335,7 @@ def decode_line(
     for font in fonts:
         cap, full, _ = _font_ratios(font)
         centre = (int(r1 - r0) - 0.5) * grid.block / ((cap + full) / 2)
-        for size in sorted(_sizes(font, int(r1 - r0), grid.block)[::2],
+        for size in sorted(_sizes(font, int(r1 - r0), grid.block)[:: options.size_step],
                            key=lambda v: abs(v - centre)):  # fmt: skip
             found = [screen(font, size, fg, first) for fg in dict.fromkeys(guesses)]
             screened += found
