@@ -50,7 +50,7 @@ TEMPERATURE = 2.5  # cost units per e-fold of the confidence (cell errors are co
 FIT_RMS = 0.65
 FIT_WIDTH = 0.25
 DEBUG = False
-RECOVERED = 0.8  # confidence from which a line counts as recovered
+RECOVERED = 0.85  # confidence from which a line counts as recovered (a wrong string reached 0.81)
 # First text colour guess: this far along background -> most inked cell (thin strokes rarely
 # fill a cell); the search profiles the colour out per candidate from there (search.Scorer).
 FG_REACH = (1.3,)
