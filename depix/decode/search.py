@@ -326,7 +326,10 @@ def beam_search(
     while buckets:
         column = min(buckets)
         if stop_column is not None and column >= stop_column:
-            lb, _, child = min(buckets[column], key=lambda t: t[0])
+            # Every prefix left is past the stop (all earlier columns are expanded): the best
+            # of them all, not of the first bucket only (paths from different starts step
+            # through different columns, e.g. a monospaced font's 3.2-cell advance).
+            lb, _, child = min((t for heap in buckets.values() for t in heap), key=lambda t: t[0])
             return [finish(lb, materialise(child).state)]
         done_here = 0
         while buckets.get(column) and done_here < beam:
