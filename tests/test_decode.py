@@ -135,3 +135,45 @@ def test_cli_decode_prints_the_verdict_and_json(tmp_path, capsys) -> None:
     assert main([*args, "--box", "2,6,118,28", "--block", "5"]) == 0
     assert "recovered: 'hunter42'" in capsys.readouterr().out
     assert main([*args[:-1], str(tmp_path / "missing.ttf")]) == 1
+
+
+def test_text_colour_is_profiled_out_in_closed_form() -> None:
+    from depix.decode.charset import resolve_charset
+    from depix.decode.forward import LineModel, glyph_set, observed_cells
+    from depix.decode.search import Scorer, line_scale
+
+    font = _font("DejaVuSansMono.ttf")
+    truth, bg = (143, 66, 218), (252, 248, 238)
+    style = LineStyle(font, 15, truth, bg, x=4, y_jitter=0)
+    image, _ = render_line("anna42", style, 24, 96)
+    grid = CellGrid(24, 96, 3, 1, 2)
+    observed, _ = observed_cells(_pixelate(image, 3, 1, 2), grid)
+    glyphs = glyph_set(font, 15, resolve_charset("alnum"))
+    # Drawn in a first guess far from the truth (half the ink): the fit recovers the true
+    # colour from the cells alone.
+    guess = tuple(round(b + 0.5 * (t - b)) for t, b in zip(truth, bg))
+    model = LineModel(glyphs, grid, guess, bg, "srgb")
+    top = round(line_tops_of(style, 24))
+    state = model.start(4.0, top)
+    for char in "anna42":
+        state = model.extend(state, char)
+    colour = Scorer(model, observed, 1.0).colour(line_scale(Scorer(model, observed, 1.0), state))
+    assert max(abs(a - b) for a, b in zip(colour, truth)) <= 2, colour
+
+
+def line_tops_of(style: LineStyle, height: int) -> float:
+    from depix.data.render import line_tops
+
+    return line_tops(style, height)[0]
+
+
+def test_coloured_text_is_read_from_a_poor_first_colour_guess() -> None:
+    font = _font("DejaVuSansMono.ttf")
+    style = LineStyle(font, 15, (143, 66, 218), (252, 248, 238), x=4, y_jitter=0)
+    image, _ = render_line("7305", style, 24, 64)
+    observed = _pixelate(image, 3, 1, 2)
+    grid = CellGrid(24, 64, 3, 1, 2)
+    reading = decode_line(observed, grid, DecodeOptions(fonts=[font], charset="digits", beam=6))
+    assert reading.text == "7305", reading.reason
+    fg = reading.hypothesis.foreground
+    assert max(abs(a - b) for a, b in zip(fg, (143, 66, 218))) <= 3, fg

@@ -105,13 +105,13 @@ def make_line(index: int, seed: int, fonts: list[str]) -> dict:
     }
 
 
-def run_decoder(line: dict, fonts: list[str] | None) -> tuple[str, float, float]:
-    """(best string, confidence, seconds) of the decoder on one line."""
-    start = time.perf_counter()
+def run_decoder(line: dict, fonts: list[str] | None) -> tuple[str, float, float, float]:
+    """(best string, confidence, wall seconds, CPU seconds) of the decoder on one line."""
+    start, cpu = time.perf_counter(), time.process_time()
     options = DecodeOptions(fonts=fonts)
     oy, ox = line["offset"]
     reading = decode_region(line["rgb"], line["block"], oy, ox, options)
-    return reading.guess, reading.confidence, time.perf_counter() - start
+    return reading.guess, reading.confidence, time.perf_counter() - start, time.process_time() - cpu
 
 
 def summary(rows: list[dict], key: Callable[[dict], str], title: str, console: Console) -> str:
@@ -128,6 +128,7 @@ def summary(rows: list[dict], key: Callable[[dict], str], title: str, console: C
         "Tesseract CER",
         "Tesseract exact",
         "s/line",
+        "CPU s/line",
     ]
     for h in head:
         table.add_column(h)
@@ -142,6 +143,7 @@ def summary(rows: list[dict], key: Callable[[dict], str], title: str, console: C
             f"{np.mean([r['tess_cer'] for r in g]):.3f}" if g[0]["tess_cer"] is not None else "-",
             f"{np.mean([r['tess_exact'] for r in g]):.2f}" if g[0]["tess_cer"] is not None else "-",
             f"{np.mean([r['seconds'] for r in g]):.1f}",
+            f"{np.mean([r['cpu_seconds'] for r in g]):.1f}",
         ]
         table.add_row(*cells)
         md.append("| " + " | ".join(cells) + " |")
@@ -189,7 +191,7 @@ def make_screenshot(path: Path, quality: int = 85) -> list[dict]:
 
 
 CSV_FIELDS = ["index", "fonts", "text", "guess", "confidence", "cer", "exact", "tess", "tess_cer",
-              "font", "size", "block", "band", "averaging", "jpeg", "raster", "seconds"]  # fmt: skip
+              "font", "size", "block", "band", "averaging", "jpeg", "raster", "seconds", "cpu_seconds"]  # fmt: skip
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tables_from:
         with open(args.tables_from) as handle:
             rows = [
-                {**r, **{k: float(r[k]) for k in ("cer", "exact", "confidence", "seconds")},
+                {**r, **{k: float(r[k]) for k in ("cer", "exact", "confidence", "seconds", "cpu_seconds")},
                  "tess_cer": float(r["tess_cer"]) if r["tess_cer"] else None,
                  "tess_exact": float(r["tess"] == r["text"]) if r["tess_cer"] else None,
                  "block": int(r["block"])}
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         task = progress.add_task("decoding (font known)", total=args.lines + args.unknown)
         for i in range(args.lines):
             line = make_line(i, args.seed, fonts)
-            guess, confidence, seconds = run_decoder(line, [line["font"]])
+            guess, confidence, seconds, cpu = run_decoder(line, [line["font"]])
             tess_text = read_line(Image.fromarray(line["rgb"])) if tess else None
             rows.append({
                 **{k: v for k, v in line.items() if k not in ("rgb",)},
@@ -254,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                 "tess_cer": cer(tess_text, line["text"]) if tess else None,
                 "tess_exact": float(tess_text == line["text"]) if tess else None,
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "fonts": "known",
             })  # fmt: skip
             progress.advance(task)
@@ -262,10 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         unknown = []
         for i in range(args.unknown):
             line = make_line(i, args.seed, fonts)
-            guess, confidence, seconds = run_decoder(line, None)
+            guess, confidence, seconds, cpu = run_decoder(line, None)
             unknown.append({**rows[i], "guess": guess, "confidence": confidence,
                             "cer": cer(guess, line["text"]), "exact": float(guess == line["text"]),
-                            "seconds": seconds, "fonts": "unknown (library)"})  # fmt: skip
+                            "seconds": seconds, "cpu_seconds": cpu, "fonts": "unknown (library)"})  # fmt: skip
             progress.advance(task)
     md = _tables(rows, unknown, console)
     if args.out:

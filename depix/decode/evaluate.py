@@ -26,7 +26,7 @@ class DecoderTextMethod:
         fonts: str | Sequence[str] = "all",
         charset: str = "printable",
         beam: int = 16,
-        screen_beam: int = 4,
+        screen_beam: int = 8,
         finalists: int = 3,
     ) -> None:
         font_list = discover_fonts("all") if fonts == "all" else tuple(fonts)

@@ -277,7 +277,9 @@ class GlyphSet:
         key = first + second
         value = self._pairs.get(key)
         if value is None:
-            value = self.font.getlength(key) - self.font.getlength(second)
+            index = self.index.get(second)
+            alone = self.advances[index] if index is not None else self.font.getlength(second)
+            value = self.font.getlength(key) - alone
             self._pairs[key] = value
         return value
 
@@ -299,11 +301,12 @@ class State:
     sums: np.ndarray  # float64 (rows, cols, 3): per-cell sums of pixel values (averaging space)
 
 
-def _phase(position: float) -> tuple[int, int]:
-    """Integer pixel and 1/64 phase of a position (Pillow: integer part + 26.6 fraction)."""
+def _phase(position: float, step: int = 1) -> tuple[int, int]:
+    """Integer pixel and 1/64 phase of a position (Pillow: integer part + 26.6 fraction),
+    the phase rounded to a multiple of ``step``/64 (1: exact)."""
     whole = math.floor(position)
-    phase = round((position - whole) * 64)
-    if phase == 64:
+    phase = round((position - whole) * 64 / step) * step
+    if phase >= 64:
         whole, phase = whole + 1, 0
     return whole, phase
 
@@ -314,6 +317,8 @@ class LineModel:
     ``start`` gives the empty prefix at (x, top); ``candidates`` the cell sums of every
     one-character extension at once; ``extend`` the state of one of them; ``levels`` the 8-bit
     cells a state pixelates to (equal to ``reference_cells`` of the same hypothesis).
+    ``phase_step`` > 1 draws glyphs at pen phases rounded to ``phase_step``/64 px (fewer glyph
+    sheets: a quick approximate model for screening; 1, the default, is exact).
     """
 
     def __init__(
@@ -323,10 +328,12 @@ class LineModel:
         foreground: Colour,
         background: Colour,
         averaging: str = "srgb",
+        phase_step: int = 1,
     ) -> None:
         if averaging not in AVERAGING:
             raise ValueError(f"the decoder models averaging {AVERAGING}, not {averaging!r}")
         self.glyphs, self.grid, self.averaging = glyphs, grid, averaging
+        self.phase_step = phase_step
         self.foreground, self.background = foreground, background
         self.table = value_table(foreground, background, averaging)
         self.valid = grid.valid()
@@ -348,7 +355,7 @@ class LineModel:
     def _window(self, pen: float, top: int):
         """Canvas slices and stack slices where glyphs drawn at ``pen`` may land."""
         b = self.grid.block
-        ix, fx = _phase(pen)
+        ix, fx = _phase(pen, self.phase_step)
         stack = self.glyphs.stack(fx)
         n, gh, gw = stack.masks.shape
         y0 = top + self.grid.pad_y + stack.dy
@@ -412,7 +419,7 @@ class LineModel:
         ``candidates``): precomputed glyph cells plus an exact correction where a glyph
         overlaps earlier ink; glyphs cut by the crop's border take the exact path."""
         b = self.grid.block
-        ix, fx = _phase(pen)
+        ix, fx = _phase(pen, self.phase_step)
         stack = self.glyphs.stack(fx)
         _, gh, gw = stack.masks.shape
         y0 = state.top + self.grid.pad_y + stack.dy

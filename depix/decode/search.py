@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from depix.decode.forward import LineModel, State, to_space
+from depix.decode.forward import LineModel, State, to_levels, to_space
 
-COLOUR_SLACK = 0.15  # relative error of the predicted ink allowed for (text colour fit)
+COLOUR_SLACK = 0.15  # relative error of the predicted ink allowed for (other rasterizers)
+PRIOR = 0.5  # weight of the first colour guess, in fully inked cells
+MIN_SCALE = 0.25  # each channel of the profiled colour keeps this share of the guess's ink
 HUBER = 3.0  # residuals beyond 3 sigma (other rasterizers' edge pixels, JPEG blocks) cost linearly
 
 
@@ -32,10 +34,24 @@ def huber(r: np.ndarray, k: float = HUBER) -> np.ndarray:
 
 
 class Scorer:
-    """Per-cell costs of predicted cell means (averaging space) against the observation.
+    """Per-cell costs of predicted cell means (averaging space) against the observation, with
+    the text colour profiled out.
 
     ``observed``: float64 (rows, cols, 3) cell means in 8-bit levels (NaN outside the crop);
     ``sigma``: the noise level of one cell mean, in levels (see ``decode.noise_level``).
+
+    Colour profile: for two-colour text a cell's value is ``bg + a * (fg - bg)`` in the
+    averaging space (``a``: the cell's coverage share; exact in sRGB up to 8-bit rounding, to
+    first order in linear light). The model draws with a first text colour ``fg0``, so a
+    predicted cell's ink ``u = mean - bg`` is ``a * (fg0 - bg)``; any other colour scales it
+    per channel by ``s = (fg - bg) / (fg0 - bg)``. ``fit_scale`` gives the weighted
+    least-squares ``s`` of the observed ink ``v`` on ``u`` (closed form from the sums
+    ``sum w u u`` and ``sum w u v``), pulled towards 1 by a weak prior and clamped so the text
+    colour stays a valid 8-bit colour. The search profiles it per prefix on the cells the
+    prefix determines and costs the prefix's children in that colour (a first glyph: each
+    candidate its own). Profiling each candidate over the whole line as well (the outside
+    cells moved by the least-squares change of their cost) was tried and dropped: it let
+    wrong prefixes buy lower bounds with colour and lost true lines the per-prefix fit reads.
     """
 
     def __init__(self, model: LineModel, observed: np.ndarray, sigma: float) -> None:
@@ -52,11 +68,69 @@ class Scorer:
         self.background = model.table[0]
         ink = model.table[255] - model.table[0]
         self.sign = np.sign(ink)
+        # Colour profile: weights of the least-squares fit (1/noise^2 in the averaging space),
+        # observed ink, prior strength (half a fully inked cell) and the bounds of the scale.
+        # The weights use the cost's noise (sigma and the ink slack) at the observed ink, so
+        # the least-squares change of the cost with the colour matches the costs' scale.
+        self.observed_ink = np.where(valid[..., None], self.target - self.background, 0.0)
+        spread = np.sqrt(sigma**2 + (COLOUR_SLACK * self.observed_ink / slope) ** 2)
+        self.weight = np.where(valid[..., None], 1.0 / (slope * spread) ** 2, 0.0)
+        bg = np.asarray(model.background, dtype=np.float64)[None]
+        space = lambda v: to_space(v, model.averaging)[0]  # noqa: E731
+        bg_slope = np.maximum(np.abs(space(bg + 0.5) - space(bg - 0.5)), 1e-6)
+        ink_levels = ink / bg_slope
+        self.prior = PRIOR * ink_levels**2 / (sigma**2 + (COLOUR_SLACK * ink_levels) ** 2) + 1e-9
+        lo, hi = space(np.zeros((1, 3))), space(np.full((1, 3), 255.0))
+        visible = np.abs(ink) > 1e-6 * max(1.0, float(np.abs(hi - lo).max()))
+        safe = np.where(visible, ink, 1.0)
+        edge = np.where(ink > 0, hi, lo)
+        self.scale_hi = np.where(
+            visible, np.maximum((edge - self.background) / safe, MIN_SCALE), 1.0
+        )
+        self.scale_lo = np.where(visible, MIN_SCALE, 1.0)
 
-    def costs(self, means: np.ndarray, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+    def fit_scale(self, suu: np.ndarray, suv: np.ndarray, prior: bool = True) -> np.ndarray:
+        """Per-channel ink scale (..., 3) from the fit sums ``sum w u^2``, ``sum w u v``
+        (``prior``: pulled towards 1, for fits on a few cells)."""
+        lam = self.prior if prior else 1e-9
+        return np.clip((suv + lam) / (suu + lam), self.scale_lo, self.scale_hi)
+
+    def column_stats(
+        self, means: np.ndarray, rows: slice, cols: slice, robust: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fit sums per cell column, (..., K, 3) each, of ``means`` (..., R, K, 3);
+        ``robust`` (R, K, 3): Huber's reweighting of the cells (iteratively reweighted least
+        squares), so cells the cost counts only linearly weigh less."""
+        u = np.nan_to_num(means) - self.background
+        w = self.weight[rows, cols]
+        if robust is not None:
+            w = w * robust
+        wu = w * u
+        return (wu * u).sum(-3), (wu * self.observed_ink[rows, cols]).sum(-3)
+
+    def colour(self, scale: np.ndarray) -> tuple[int, int, int]:
+        """The 8-bit text colour a scale stands for."""
+        ink = self.model.table[255] - self.background
+        fg = self.background + scale * ink
+        if self.model.averaging == "linear":
+            fg = to_levels(fg, "linear")
+        return tuple(int(v) for v in np.clip(np.round(fg), 0, 255))
+
+    def costs(
+        self,
+        means: np.ndarray,
+        rows: slice,
+        cols: slice,
+        scale: np.ndarray | None = None,
+        robust: bool = False,
+    ) -> tuple[np.ndarray, ...]:
         """(full, excess) costs per cell of ``means`` (..., R, K, 3) at cells [rows, cols]:
-        ``full`` for a cell that is final, ``excess`` for one later glyphs may still darken."""
+        ``full`` for a cell that is final, ``excess`` for one later glyphs may still darken.
+        ``scale`` (..., 3): the ink scale of the text colour (see the class), default 1. With
+        ``robust``, also Huber's weights (..., R, K, 3) of the residuals (1 inside +-k)."""
         means = np.nan_to_num(means)
+        if scale is not None:
+            means = self.background + scale[..., None, None, :] * (means - self.background)
         slope = self.slope[rows, cols]
         # Noise: sigma, plus a share of the predicted ink (the text colour is only estimated:
         # a colour a little off must not make the search prefer other glyphs).
@@ -65,6 +139,8 @@ class Scorer:
         r = (means - self.target[rows, cols]) / (slope * spread)
         full = huber(r).sum(-1)
         excess = huber(np.maximum(r * self.sign, 0)).sum(-1)
+        if robust:
+            return full, excess, np.minimum(1.0, HUBER / np.maximum(np.abs(r), 1e-9))
         return full, excess
 
 
@@ -74,16 +150,17 @@ class Scored:
 
     cost: float
     state: State = field(compare=False)
-    full: np.ndarray = field(compare=False, repr=False)  # (rows, cols) costs if final
-    excess: np.ndarray = field(compare=False, repr=False)  # (rows, cols) lower-bound costs
+    determined: int = field(compare=False, default=0)  # cell columns the prefix determines
 
 
 @dataclass(frozen=True)
 class Finished:
-    """A complete line: its cost over every cell, its state (text, position, canvas)."""
+    """A complete line: its cost over every cell, its state (text, position, canvas) and its
+    profiled text colour (8-bit)."""
 
     cost: float
     state: State
+    foreground: tuple[int, int, int] | None = None
 
 
 class PatternFilter:
@@ -114,10 +191,10 @@ class PatternFilter:
         return self._full is None or self._full.fullmatch(text) is not None
 
 
-def _initial(model: LineModel, scorer: Scorer, x: float, top: int) -> Scored:
-    state = model.start(x, top)
-    full, excess = scorer.costs(model.means(state.sums), slice(None), slice(None))
-    return Scored(0.0, state, full, excess)
+def line_scale(scorer: Scorer, state: State) -> np.ndarray:
+    """The ink scale (3,) that best fits a finished line (every cell, no prior)."""
+    suu, suv = scorer.column_stats(scorer.model.means(state.sums), slice(None), slice(None))
+    return scorer.fit_scale(suu.sum(0), suv.sum(0), prior=False)
 
 
 def beam_search(
@@ -159,6 +236,8 @@ def beam_search(
     def worst_kept() -> float:
         return -finished[0][0] if len(finished) >= keep else math.inf
 
+    every = (slice(None), slice(None))
+
     def expand(item: Scored) -> None:
         nonlocal counter
         state = item.state
@@ -167,23 +246,41 @@ def beam_search(
             allowed = chars[~is_space[chars]]
         if ink_right is not None and state.text and state.pen + pad_x > ink_right + b:
             return
-        col_full = item.full.sum(0)
-        col_excess = item.excess.sum(0)
-        cum_f = np.concatenate([[0.0], np.cumsum(col_full)])
-        cum_e = np.concatenate([[0.0], np.cumsum(col_excess)])
+        # The prefix's text colour, profiled in closed form on the cells it determines (one
+        # Huber reweighting), and its costs with it; its children are costed in that colour.
+        means_p = model.means(state.sums)
+        det = item.determined
+        scale_p = scorer.fit_scale(*(t.sum(0) for t in scorer.column_stats(
+            means_p[:, :det], slice(None), slice(0, det))))  # fmt: skip
+        if det:
+            _, _, robust = scorer.costs(means_p[:, :det], slice(None), slice(0, det), scale_p,
+                                        robust=True)  # fmt: skip
+            scale_p = scorer.fit_scale(*(t.sum(0) for t in scorer.column_stats(
+                means_p[:, :det], slice(None), slice(0, det), robust)))  # fmt: skip
+        full_p, excess_p = scorer.costs(means_p, *every, scale_p)
+        cum_f = np.concatenate([[0.0], np.cumsum(full_p.sum(0))])
+        cum_e = np.concatenate([[0.0], np.cumsum(excess_p.sum(0))])
         for group, pen, (r0, r1, c0, c1), sums in model.candidates(state, allowed):
+            window = (slice(r0, r1), slice(c0, c1))
             means = model.means(sums, model.counts[r0:r1, c0:c1])
-            full, excess = scorer.costs(means, slice(r0, r1), slice(c0, c1))
             # A character none of whose ink falls inside the crop cannot be seen: no evidence.
             seen = np.abs(sums - state.sums[r0:r1, c0:c1]).reshape(len(group), -1).max(1) > 0
             seen |= is_space[group]
-            # Column costs change only in the window [c0, c1): the parent's cumulative sums
-            # plus the window's changes give every candidate's lower bound and full cost.
-            d_full = full.sum(1) - item.full[r0:r1, c0:c1].sum(0)  # (C, K)
-            d_excess = excess.sum(1) - item.excess[r0:r1, c0:c1].sum(0)
             nxt = pen + g.advances[group] + pad_x + ink_left
             determined = np.clip(np.floor(nxt / b).astype(int), 0, cols)
-            before = np.arange(c0, c1)[None, :] < determined[:, None]
+            before = np.arange(c0, c1)[None, :] < determined[:, None]  # (C, K)
+            scale = scale_p
+            if not state.text:
+                # A first glyph: no prefix to profile the colour on, so each candidate gets
+                # its own, in closed form, on its window's cells (the empty line around it does
+                # not depend on the colour).
+                uu, uv = scorer.column_stats(means, *window)  # (C, K, 3)
+                scale = scorer.fit_scale(uu.sum(1), uv.sum(1))
+            full, excess = scorer.costs(means, *window, scale)
+            # Column costs change only in the window [c0, c1): the parent's cumulative sums
+            # plus the window's changes give every candidate's lower bound and full cost.
+            d_full = full.sum(1) - full_p[window].sum(0)  # (C, K)
+            d_excess = excess.sum(1) - excess_p[window].sum(0)
             lb = (
                 cum_f[determined]
                 + cum_e[-1]
@@ -202,7 +299,7 @@ def beam_search(
                 text = state.text + charset[index]
                 if not pattern.prefix_ok(text):
                     continue
-                child = (item, index, (r0, r1, c0, c1), full[k], excess[k])
+                child = (item, index, int(determined[k]))
                 if not is_space[index] and complete[k] < worst_kept() and pattern.full_ok(text):
                     entry = (-float(complete[k]), counter, child)
                     if len(finished) >= keep:
@@ -218,21 +315,22 @@ def beam_search(
                     buckets[int(determined[k])] = heapq.nsmallest(2 * beam, heap)
 
     def materialise(child) -> Scored:
-        parent, index, (r0, r1, c0, c1), full, excess = child
-        f = parent.full.copy()
-        e = parent.excess.copy()
-        f[r0:r1, c0:c1] = full
-        e[r0:r1, c0:c1] = excess
-        state = model.extend(parent.state, charset[index])
-        return Scored(0.0, state, f, e)
+        parent, index, determined = child
+        return Scored(0.0, model.extend(parent.state, charset[index]), determined)
+
+    def finish(cost: float, state: State) -> Finished:
+        return Finished(cost, state, scorer.colour(line_scale(scorer, state)))
 
     for x, top in starts:
-        expand(_initial(model, scorer, x, top))
+        expand(Scored(0.0, model.start(x, top), 0))
     while buckets:
         column = min(buckets)
         if stop_column is not None and column >= stop_column:
-            lb, _, child = min(buckets[column], key=lambda t: t[0])
-            return [Finished(lb, materialise(child).state)]
+            # Every prefix left is past the stop (all earlier columns are expanded): the best
+            # of them all, not of the first bucket only (paths from different starts step
+            # through different columns, e.g. a monospaced font's 3.2-cell advance).
+            lb, _, child = min((t for heap in buckets.values() for t in heap), key=lambda t: t[0])
+            return [finish(lb, materialise(child).state)]
         done_here = 0
         while buckets.get(column) and done_here < beam:
             lb, _, child = heapq.heappop(buckets[column])
@@ -242,6 +340,6 @@ def beam_search(
             done_here += 1
         buckets.pop(column, None)
     return [
-        Finished(-cost, model.extend(child[0].state, charset[child[1]]))
+        finish(-cost, model.extend(child[0].state, charset[child[1]]))
         for cost, _, child in sorted(finished, key=lambda t: -t[0])
     ]
