@@ -352,7 +352,7 @@ def bench_averaging(
     from depix.evaluate.runner import run_model
     from depix.evaluate.suites import seed_for, text_suite
     from depix.restore.api import default_model_path, load_restore_model
-    from depix.restore.consistency import pick_averaging
+    from depix.restore.consistency import SAMPLED, pick_averaging
     from depix.train import CONFIG_DIR
 
     net = None
@@ -361,6 +361,7 @@ def bench_averaging(
     sources = ["clean", "clean + noise"] + (["model"] if net is not None else [])
     counts: dict[str, dict[str, list[int]]] = {}
     picks: dict[str, dict[str, int]] = {}
+    family: dict[str, list[int]] = {}  # model: sampled vs mean right, of images
     suites = []
     for name in benchmarks:
         cfg = OmegaConf.load(Path(CONFIG_DIR) / "benchmark" / f"{name}.yaml").text
@@ -388,6 +389,9 @@ def bench_averaging(
                         tally = picks.setdefault(condition.averaging, {})
                         for c in chosen:
                             tally[c] = tally.get(c, 0) + 1
+                        right = family.setdefault(condition.averaging, [0, 0])
+                        right[0] += sum((c in SAMPLED) == (truth in SAMPLED) for c in chosen)
+                        right[1] += len(chosen)
                 progress.advance(task)
     rows = []
     for kind, row in counts.items():
@@ -396,6 +400,7 @@ def bench_averaging(
             right, n = row[source]
             out[source] = f"{100 * right / n:.1f} %"
         if net is not None:
+            out["model: sampled/mean right"] = f"{100 * family[kind][0] / family[kind][1]:.1f} %"
             out["model picks"] = ", ".join(f"{k} {v}" for k, v in sorted(picks[kind].items()))
         rows.append(out)
     return rows
