@@ -176,21 +176,28 @@ def pick_averaging(output: torch.Tensor, reference: torch.Tensor, grid: GridPara
     srgb, linear, center, corner = (gaps[:, HYPOTHESES.index(h)] for h in HYPOTHESES)
     mean_gap, sampled_gap = torch.minimum(srgb, linear), torch.minimum(center, corner)
     is_sampled = torch.where(
-        sampled_gap < CLEAR_GAP_RATIO * mean_gap,
+        _clearly_below(sampled_gap, mean_gap, CLEAR_GAP_RATIO),
         True,
         torch.where(
-            mean_gap < CLEAR_GAP_RATIO * sampled_gap,
+            _clearly_below(mean_gap, sampled_gap, CLEAR_GAP_RATIO),
             False,
             torch.tensor(looks_sampled(reference, grid), dtype=torch.bool),
         ),
     )
-    picks = []
-    for i, sampled in enumerate(is_sampled.tolist()):
-        if sampled:
-            picks.append("corner" if corner[i] < CLEAR_GAP_RATIO * center[i] else "center")
-        else:
-            picks.append("linear" if linear[i] < LINEAR_GAP_RATIO * srgb[i] else "srgb")
-    return picks
+    corner_wins = _clearly_below(corner, center, CLEAR_GAP_RATIO).tolist()
+    linear_wins = _clearly_below(linear, srgb, LINEAR_GAP_RATIO).tolist()
+    return [
+        ("corner" if corner_wins[i] else "center")
+        if sampled
+        else ("linear" if linear_wins[i] else "srgb")
+        for i, sampled in enumerate(is_sampled.tolist())
+    ]
+
+
+def _clearly_below(gap: torch.Tensor, other: torch.Tensor, ratio: float) -> torch.Tensor:
+    """``gap`` below ``ratio`` x ``other`` and by more than a quarter level (differences of
+    float rounding, e.g. between hypotheses that all explain flat cells, decide nothing)."""
+    return (gap < ratio * other) & (other - gap > 0.25 / 255)
 
 
 def _select(grid: GridParams, index: torch.Tensor) -> GridParams:
