@@ -21,7 +21,10 @@ q70-95, QR-like two-colour grids), where any region is a false positive.
 names the tool's averaging on the benchmark's own mosaics (``configs/benchmark/``: the same
 lines, conditions and seeds as depix-eval), per kind of mosaic, for three restorations
 side by side: the true clean image (a perfect network), the clean image plus 2.5 levels of
-Gaussian noise, and the model's raw output. sRGB-truncated means count as sRGB.
+Gaussian noise, and the model's raw output. sRGB-truncated means count as sRGB. For the
+model it also counts how often the family (sampled or mean cells) was right: centre and
+corner sampling cannot be told apart from the cells, so that is the most a sampled mosaic
+can get right without a faithful restoration.
 
 Without the shipped model and without ``--ckpt`` it times an untrained network of the
 default architecture (configs/model/unet.yaml): the speed is the same, the output is not.
