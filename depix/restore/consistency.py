@@ -18,16 +18,18 @@ space, or, for sampled cells, setting the one sampled pixel to the cell's value.
 
 ``auto`` decides in two steps. First the family, from the observed cells alone
 (``sampled_evidence``): a sampled cell is one pixel of the original, so over text most
-cells that differ from the background hold the full ink colour (or a background), as
-strong as the strongest cell next to them; a mean cell over text holds a partial coverage,
-weaker than its neighbours where the stroke lies. Then, inside the family, the hypothesis
-under which the network's raw output reproduces the observed cells best (smallest mean
-absolute cell difference, ``averaging_gaps``). With a faithful restoration that is the
-tool's averaging; with the shipped network it is not (it draws the same image whatever
-way the cells were made), and centre vs corner sampling cannot be told from the cells at
-all when the text's position in the grid is unknown (shifting the text by half a cell
-swaps them). Figures: ``python -m depix.restore.bench --averaging``; the gaps of every
-hypothesis are returned so callers can report how clear the choice was.
+cells that differ from the background hold the full ink colour, as strong as the
+strongest cell next to them; a mean cell over text holds a partial coverage, weaker than
+its neighbours where the stroke lies. Then, inside the family, the most common tool (sRGB
+means, centre sampling) unless the network's raw output reproduces the observed cells
+clearly better under the other (``averaging_gaps``); an output that explains one family
+far better than the other also overrules the cells. With a faithful restoration that
+names the tool's averaging; with the shipped network it names the family but not the
+space (it draws the same image whatever way the cells were made), and centre vs corner
+sampling cannot be told from the cells at all when the text's position in the grid is
+unknown (shifting the text by half a cell swaps them). Figures: ``python -m
+depix.restore.bench --averaging``; the gaps of every hypothesis are returned so callers
+can report how clear the choice was.
 """
 
 from __future__ import annotations
