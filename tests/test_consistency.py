@@ -144,3 +144,59 @@ def test_unknown_averaging_is_refused():
     clean = text_like(n=1)
     with pytest.raises(ValueError, match="unknown consistency averaging 'median'"):
         enforce_consistency(clean, clean, GRID, averaging="median")
+
+
+def rendered_lines(n: int = 12) -> torch.Tensor:
+    """Text lines in test-split fonts, as the benchmark draws them (colours, anti-aliasing)."""
+    from depix.data.synthetic_text import SyntheticTextDataset
+
+    lines = SyntheticTextDataset(
+        length=n, size=(48, 256), font_sizes=(24, 24), font_split="test", seed=11
+    )
+    return torch.stack([lines[i]["image"] for i in range(n)])
+
+
+def share_right(picks: list, expected) -> float:
+    return sum(p == expected for p in picks) / len(picks)
+
+
+def test_sampled_cells_are_told_from_mean_cells_without_a_network():
+    """The observed cells alone say sampled or mean, both ways (the statistic is right on
+    about 95 % of the benchmark's mosaics: at least 80 % here, on 12 lines x 2 blocks per
+    mode); on the same lines, sampled mosaics show more ink cells at their
+    neighbourhood's peak than mean mosaics."""
+    from depix.restore.consistency import looks_sampled, sampled_evidence
+
+    clean = rendered_lines()
+    verdicts, peaks = {}, {}
+    for mode in TRUTH:
+        verdicts[mode], peaks[mode] = [], []
+        for grid in [(4, 4, 1, 2), (6, 6, 5, 3)]:
+            seen = pixelate_mode(clean, mode, *grid)
+            verdicts[mode] += looks_sampled(seen, grid)
+            peaks[mode].append(sampled_evidence(seen, grid)[:, 0])
+    for mode, verdict in verdicts.items():
+        assert share_right(verdict, mode in ("center", "corner")) >= 0.8, (mode, verdict)
+    for sampled, mean in [("center", "srgb"), ("corner", "linear")]:
+        more = torch.cat(peaks[sampled]) > torch.cat(peaks[mean])
+        assert more.float().mean() >= 0.8, (sampled, mean, more)
+
+
+def test_an_output_that_explains_nothing_leaves_the_choice_to_the_cells():
+    """A network that returns its input (every hypothesis explains its flat cells equally,
+    as the shipped network explains none) still gets the family from the cells, and the
+    common tool inside it: sRGB for means, centre for sampled."""
+    clean = rendered_lines()
+    grid = (4, 4, 3, 1)
+    for mode in TRUTH:
+        seen = pixelate_mode(clean, mode, *grid)
+        expected = "center" if mode in ("center", "corner") else "srgb"
+        assert share_right(pick_averaging(seen, seen, grid), expected) >= 0.8, mode
+
+
+def test_the_empty_mosaic_counts_as_mean():
+    from depix.restore.consistency import looks_sampled, sampled_evidence
+
+    flat = torch.full((2, 3, 16, 16), 0.5)
+    assert looks_sampled(flat, GRID) == [False, False]
+    assert sampled_evidence(flat, GRID).tolist() == [[0.0, 0.0], [0.0, 0.0]]

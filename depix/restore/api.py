@@ -23,6 +23,7 @@ from depix.restore.consistency import (
     averaging_gaps,
     consistency_error,
     enforce_consistency,
+    sampled_evidence,
 )
 from depix.restore.detect import Region, find_regions, grid_in_box, pitch_of
 from depix.restore.evidence import text_height
@@ -65,6 +66,9 @@ class RestoredRegion:
     # a pick that the evidence hardly separates shows here, in [0, 1] units.
     consistency_by_averaging: dict[str, float] = field(default_factory=dict)
     averaging_gaps: dict[str, float] = field(default_factory=dict)
+    # What the observed cells alone say (``consistency.sampled_evidence``): the share of ink
+    # cells at their neighbourhood's peak and the peak contrast (high both: sampled cells).
+    sampled_evidence: dict[str, float] = field(default_factory=dict)
     # The reader's top readings of the pixelated region, best first: (string, log-probability).
     candidates: list[tuple[str, float]] | None = None
     reading: object | None = None  # depix.decode.region.RegionReading, with --decode
@@ -81,6 +85,7 @@ class RestoredRegion:
         data["raw_gap_255_by_averaging"] = {
             k: round(v * 255, 3) for k, v in self.averaging_gaps.items()
         }
+        data["sampled_evidence"] = {k: round(v, 3) for k, v in self.sampled_evidence.items()}
         data["text"] = self.text
         data["restored_at"] = list(self.restored_at) if self.restored_at else None
         data["restored"] = self.restored
@@ -225,7 +230,12 @@ def restore_region(
     saved = out[window].clamp(0, 1).mul(255).round() / 255
     by_averaging = {h: consistency_error(saved, reference, grid, h) for h in HYPOTHESES}
     error = by_averaging[used or "srgb"]
-    evidence = {"consistency": by_averaging, "gaps": dict(zip(HYPOTHESES, gaps))}
+    share, contrast = sampled_evidence(reference, grid)[0].tolist()
+    evidence = {
+        "consistency": by_averaging,
+        "gaps": dict(zip(HYPOTHESES, gaps)),
+        "sampled": {"peak_share": share, "peak_contrast": contrast},
+    }
     if blocks is not None:
         out = regrid.backward(out)
     out = out[:, :, ry : ry + region.h, rx : rx + region.w]
@@ -347,6 +357,7 @@ def restore(
                 restored_at=target_blocks(region, normalise),
                 consistency_by_averaging=evidence["consistency"],
                 averaging_gaps=evidence["gaps"],
+                sampled_evidence=evidence["sampled"],
             )
         )
     done = [item.region for item in results if item.restored]
