@@ -232,3 +232,31 @@ def decode_line_of(line: dict, charset: str = "printable"):
     options = DecodeOptions(fonts=[line["font"]], charset=charset)
     region = decode_region(line["rgb"], line["block"], *line["offset"], options)
     return region.lines[0]
+
+
+def test_screen_narrows_to_the_best_averaging_after_the_first_sizes(monkeypatch) -> None:
+    import depix.decode.decode as decode_module
+
+    font = _font("DejaVuSansMono.ttf")
+    observed, grid = _line("9a3f", font, 15, 3, mode="linear", width=64)
+    real = decode_module.LineModel
+    screens: list[str] = []
+
+    def spy(glyphs, grid, fg, bg, averaging, phase_step=1):
+        if phase_step > 1:  # the screen's approximate model
+            screens.append(averaging)
+        return real(glyphs, grid, fg, bg, averaging, phase_step)
+
+    monkeypatch.setattr(decode_module, "LineModel", spy)
+    counts = {}
+    for sizes in (0, 1):
+        screens.clear()
+        options = DecodeOptions(fonts=[font], charset="hex", beam=6, screen_fit=-1.0,
+                                averaging_sizes=sizes)  # fmt: skip
+        reading = decode_line(observed, grid, options)
+        assert reading.text == "9a3f" and reading.averaging == "linear"
+        counts[sizes] = screens.count("srgb")
+    # every size in both averagings, versus the first size only (then linear alone) and the
+    # finalists' rescreen
+    assert counts[1] < counts[0]
+    assert screens[:2] == ["srgb", "linear"] and screens[2] == "linear"

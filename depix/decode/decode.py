@@ -76,6 +76,7 @@ class DecodeOptions:
     screen_fit: float = 0.5  # residual rms (sigma, ink cells) of a screen that ends the sizes
     size_step: int = 1  # px between the sizes of the first screening pass (then +-1 of the best)
     screen_all_averagings: bool = True  # screen each size in every averaging (else the first)
+    averaging_sizes: int = 3  # sizes screened in each averaging before the best goes on alone
     font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first
     finalists: int = 3
     averaging: Sequence[str] = ("srgb", "linear")
@@ -176,6 +177,14 @@ def _sizes(font: str, ink_rows: int, block: int) -> list[float]:
     lo = max(6.0, (lo_span - 1) / full)
     hi = min(200.0, (hi_span + 1) / cap)
     return [float(s) for s in range(math.ceil(lo), math.floor(hi) + 1)]
+
+
+def _plausible_sizes(font: str, ink_rows: int, block: int, step: int = 1) -> list[float]:
+    """Every ``step``-th row-bounded size of ``_sizes``, most plausible first: nearest the size
+    whose mean of cap and full ink height spans the ink rows less half a block."""
+    cap, full, _ = _font_ratios(font)
+    centre = (ink_rows - 0.5) * block / ((cap + full) / 2)
+    return sorted(_sizes(font, ink_rows, block)[::step], key=lambda v: abs(v - centre))
 
 
 def _starts(
@@ -346,9 +355,10 @@ def decode_line(
     # light looks bolder: sRGB alone can pick the wrong size); optionally the best are
     # screened again starting from the colour they profiled.
     first = options.averaging[0] if options.averaging else "srgb"
-    # Each size in every averaging: light text on dark looks bolder in linear light and dark
-    # text thinner, so a screen in one averaging alone ranks the true size low (seed-13 lines
-    # 12 and 13); the early stop below usually comes sooner in the right one.
+    # The most plausible sizes in every averaging: light text on dark looks bolder in linear
+    # light and dark text thinner, so a screen in one averaging alone ranks the true size low
+    # (seed-13 lines 12 and 13). After ``averaging_sizes`` sizes the averaging of the font's
+    # best screen goes on alone (0: every size in every averaging, ~1.4x the CPU).
     screen_averagings = list(options.averaging) if options.screen_all_averagings else [first]
     if len(fonts) > options.font_shortlist:
         fonts = _shortlist(fonts, screen, int(r1 - r0), grid.block, fg0, options.font_shortlist)
@@ -356,28 +366,32 @@ def decode_line(
     # a size whose screen explains its ink cells well within the noise ends the coarse pass.
     screen_cells = 3 * max(1, int(ink[:, :stop].sum()))
     for font in fonts:
-        cap, full, _ = _font_ratios(font)
-        centre = (int(r1 - r0) - 0.5) * grid.block / ((cap + full) / 2)
-        for size in sorted(_sizes(font, int(r1 - r0), grid.block)[:: options.size_step],
-                           key=lambda v: abs(v - centre)):  # fmt: skip
+        averagings = screen_averagings
+        for k, size in enumerate(_plausible_sizes(font, int(r1 - r0), grid.block,
+                                                  options.size_step)):  # fmt: skip
+            if options.averaging_sizes and k == options.averaging_sizes and len(averagings) > 1:
+                # the averaging of this font's best screen so far goes on alone
+                mine = [f for f in screened if f is not None and f[1] == font]
+                averagings = [min(mine, key=lambda t: t[0])[5]] if mine else averagings
             found = [screen(font, size, fg, averaging) for fg in dict.fromkeys(guesses)
-                     for averaging in screen_averagings]  # fmt: skip
+                     for averaging in averagings]  # fmt: skip
             screened += found
             fits = [f[0] for f in found if f is not None]
             if fits and math.sqrt(max(min(fits), 0.0) / screen_cells) <= options.screen_fit:
                 break
     screened = [item for item in screened if item is not None]
-    tried = {(f, s) for _, f, s, *_ in screened}
-    for _, font, size, _, fg, _ in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
+    tried = {(f, s, a) for _, f, s, _, _, a in screened}
+    for _, font, size, _, fg, av in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
         for near in (size - 1, size + 1):
-            if (font, near) not in tried and near >= 6:
-                tried.add((font, near))
-                screened += [screen(font, near, fg, av) for av in screen_averagings]
+            if (font, near, av) not in tried and near >= 6:
+                tried.add((font, near, av))
+                screened.append(screen(font, near, fg, av))
     screened = [item for item in screened if item is not None]
     ranked = sorted(screened, key=lambda t: t[0])[: options.finalists]
     for _, font, size, _, fg, _ in ranked:
-        for averaging in options.averaging[1:]:
-            if averaging not in screen_averagings:
+        for averaging in options.averaging:
+            if (font, size, averaging) not in tried:
+                tried.add((font, size, averaging))
                 screened.append(screen(font, size, fg, averaging))
     screened = [item for item in screened if item is not None]
     if options.rescreen:
