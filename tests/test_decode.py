@@ -177,3 +177,86 @@ def test_coloured_text_is_read_from_a_poor_first_colour_guess() -> None:
     assert reading.text == "7305", reading.reason
     fg = reading.hypothesis.foreground
     assert max(abs(a - b) for a, b in zip(fg, (143, 66, 218))) <= 3, fg
+
+
+def _bench_line(index: int, seed: int) -> dict:
+    from depix.decode.bench import make_line
+
+    fonts = list(discover_fonts("test"))
+    if len(fonts) < 13:
+        pytest.skip("the benchmark's test fonts are not installed")
+    return make_line(index, seed, fonts)
+
+
+def test_starts_reach_into_a_faint_row_above_and_below() -> None:
+    from depix.decode.decode import _starts
+    from depix.decode.forward import LineModel, glyph_set
+
+    font = _font("DejaVuSansMono.ttf")
+    grid = CellGrid(36, 60, 6, 1, 2)
+    model = LineModel(glyph_set(font, 18, "ab"), grid, (0, 0, 0), (255, 255, 255), "srgb")
+    box = (2, 5, 1, 8)
+    plain = _starts(model, box)
+    up = _starts(model, box, (True, False))
+    down = _starts(model, box, (False, True))
+    top_min = min(t for _, t in plain)
+    # a faint row above lets the top rise by up to a third of a block (2 px at block 6)
+    assert min(t for _, t in up) == top_min - 2
+    assert set(plain) <= set(up) and set(plain) <= set(down)
+    # a faint row below lets the baseline fall into it
+    assert max(t for _, t in down) >= max(t for _, t in plain)
+
+
+def test_dark_text_whose_cap_tops_are_faint_in_linear_light_is_read() -> None:
+    # Benchmark seed 13, line 13: Inconsolata 20 px, block 6, linear light, dark on light; the
+    # caps' top pixel falls in a cell row whose ink stays under the ink threshold, so the true
+    # top was outside the starts (read as 15 px garbage before).
+    line = _bench_line(13, 13)
+    reading = decode_line_of(line, charset="htps:/-iembrd.")
+    assert reading.guess == line["text"]
+
+
+@pytest.mark.slow
+def test_size_screen_in_both_averagings_finds_light_text_in_linear_light() -> None:
+    # Benchmark seed 13, line 12: light on dark, linear light, block 4; the sRGB screen ranked
+    # the true 16 px outside its best 3 and the line was read at 18 px ('mer_l05''62').
+    line = _bench_line(12, 13)
+    reading = decode_line_of(line)
+    assert reading.guess == line["text"]
+    assert reading.size == line["size"] and reading.averaging == "linear"
+
+
+def decode_line_of(line: dict, charset: str = "printable"):
+    from depix.decode.region import decode_region
+
+    options = DecodeOptions(fonts=[line["font"]], charset=charset)
+    region = decode_region(line["rgb"], line["block"], *line["offset"], options)
+    return region.lines[0]
+
+
+def test_screen_narrows_to_the_best_averaging_after_the_first_sizes(monkeypatch) -> None:
+    import depix.decode.decode as decode_module
+
+    font = _font("DejaVuSansMono.ttf")
+    observed, grid = _line("9a3f", font, 15, 3, mode="linear", width=64)
+    real = decode_module.LineModel
+    screens: list[str] = []
+
+    def spy(glyphs, grid, fg, bg, averaging, phase_step=1):
+        if phase_step > 1:  # the screen's approximate model
+            screens.append(averaging)
+        return real(glyphs, grid, fg, bg, averaging, phase_step)
+
+    monkeypatch.setattr(decode_module, "LineModel", spy)
+    counts = {}
+    for sizes in (0, 1):
+        screens.clear()
+        options = DecodeOptions(fonts=[font], charset="hex", beam=6, screen_fit=-1.0,
+                                averaging_sizes=sizes)  # fmt: skip
+        reading = decode_line(observed, grid, options)
+        assert reading.text == "9a3f" and reading.averaging == "linear"
+        counts[sizes] = screens.count("srgb")
+    # every size in both averagings, versus the first size only (then linear alone) and the
+    # finalists' rescreen
+    assert counts[1] < counts[0]
+    assert screens[:2] == ["srgb", "linear"] and screens[2] == "linear"

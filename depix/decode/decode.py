@@ -75,6 +75,11 @@ class DecodeOptions:
     good_fit: float = 1.0  # residual rms (sigma) of a final line that ends the search early
     screen_fit: float = 0.5  # residual rms (sigma, ink cells) of a screen that ends the sizes
     size_step: int = 1  # px between the sizes of the first screening pass (then +-1 of the best)
+    screen_all_averagings: bool = True  # screen each size in every averaging (else the first)
+    # With it, sizes screened in each averaging before the font's best one goes on alone
+    # (0: every size in every averaging; 3 lost seed-12 line 1 and let a wrong string reach
+    # 0.98 on seed-13 line 3, for ~25 % less CPU).
+    averaging_sizes: int = 0
     font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first
     finalists: int = 3
     averaging: Sequence[str] = ("srgb", "linear")
@@ -177,9 +182,22 @@ def _sizes(font: str, ink_rows: int, block: int) -> list[float]:
     return [float(s) for s in range(math.ceil(lo), math.floor(hi) + 1)]
 
 
-def _starts(model: LineModel, ink_box: tuple[int, int, int, int]) -> list[tuple[float, int]]:
+def _plausible_sizes(font: str, ink_rows: int, block: int, step: int = 1) -> list[float]:
+    """Every ``step``-th row-bounded size of ``_sizes``, most plausible first: nearest the size
+    whose mean of cap and full ink height spans the ink rows less half a block."""
+    cap, full, _ = _font_ratios(font)
+    centre = (ink_rows - 0.5) * block / ((cap + full) / 2)
+    return sorted(_sizes(font, ink_rows, block)[::step], key=lambda v: abs(v - centre))
+
+
+def _starts(
+    model: LineModel, ink_box: tuple[int, int, int, int], faint: tuple[bool, bool] = (False, False)
+) -> list[tuple[float, int]]:
     """(x, top) positions, crop coordinates, that put the line's first ink in the first ink
-    cell column and its ink between the first and last ink cell rows."""
+    cell column and its ink between the first and last ink cell rows. ``faint``: whether the
+    cell row above / below the ink rows shows ink under the ink threshold but above the noise
+    (a pixel or two of a cap or descender, faint in linear light): the top may then rise / the
+    baseline fall by a third of a block into that row."""
     g, grid = model.glyphs, model.grid
     b = grid.block
     r0, r1, c0, _ = ink_box  # canvas cell rows/cols holding ink (end exclusive)
@@ -199,9 +217,11 @@ def _starts(model: LineModel, ink_box: tuple[int, int, int, int]) -> list[tuple[
     base = g.ascent  # baseline below the top
     # top: the tallest ink lands in the first ink row, the baseline in the last ink row
     # (or above it, when descenders fill the last row)
-    tops = range(r0 * b - grid.pad_y - cap_top, (r0 + 1) * b - grid.pad_y - top_ink)
+    up, down = (math.ceil(b / 3) if f else 0 for f in faint)
+    tops = range(r0 * b - grid.pad_y - cap_top - up, (r0 + 1) * b - grid.pad_y - top_ink)
     bottom_lo = (r1 - 2) * b - grid.pad_y
-    tops = [t for t in tops if bottom_lo <= t + base <= r1 * b - grid.pad_y + 1] or list(tops)
+    bottom_hi = r1 * b - grid.pad_y + 1 + down
+    tops = [t for t in tops if bottom_lo <= t + base <= bottom_hi] or list(tops)
     xs = range(c0 * b - grid.pad_x - int(lefts.max()), (c0 + 1) * b - grid.pad_x - int(lefts.min()))
     return [(float(x), int(t)) for t in tops for x in xs]
 
@@ -305,6 +325,13 @@ def decode_line(
     fonts = list(options.fonts) if options.fonts else list(discover_fonts("all"))
     chars = np.arange(len(charset))
     box = (int(r0), int(r1), int(c0), int(c1))
+    # Rows next to the ink rows with ink below the threshold but well above the noise.
+    row_peak = np.where(valid, distance, 0.0).max(1)
+    faint_level = max(4.0, 3.0 * sigma)
+    faint = (
+        bool(r0 > 0 and row_peak[r0 - 1] > faint_level),
+        bool(r1 < grid.rows and row_peak[r1] > faint_level),
+    )
     ink_right = int(c1) * grid.block
 
     # Screen: every (font, size) with a narrow beam over the first few cell columns of ink
@@ -319,7 +346,7 @@ def decode_line(
         glyphs = glyph_set(font, size, charset, options.antialias)
         model = LineModel(glyphs, grid, fg, bg_t, averaging, options.screen_phase_step)
         scorer = Scorer(model, observed, sigma)
-        found = beam_search(model, scorer, _starts(model, box), chars,
+        found = beam_search(model, scorer, _starts(model, box, faint), chars,
                             beam=options.screen_beam, ink_right=ink_right, keep=1,
                             stop_column=stop)  # fmt: skip
         if not found:
@@ -331,33 +358,45 @@ def decode_line(
     # light looks bolder: sRGB alone can pick the wrong size); optionally the best are
     # screened again starting from the colour they profiled.
     first = options.averaging[0] if options.averaging else "srgb"
+    # The most plausible sizes in every averaging: light text on dark looks bolder in linear
+    # light and dark text thinner, so a screen in one averaging alone ranks the true size low
+    # (seed-13 lines 12 and 13). Every size in every averaging by default (~1.4x the CPU of
+    # one); with ``averaging_sizes`` the font's best averaging goes on alone after that many.
+    screen_averagings = list(options.averaging) if options.screen_all_averagings else [first]
     if len(fonts) > options.font_shortlist:
         fonts = _shortlist(fonts, screen, int(r1 - r0), grid.block, fg0, options.font_shortlist)
     # Most plausible sizes first (ink rows over the font's mean of cap and full ink height);
     # a size whose screen explains its ink cells well within the noise ends the coarse pass.
     screen_cells = 3 * max(1, int(ink[:, :stop].sum()))
     for font in fonts:
-        cap, full, _ = _font_ratios(font)
-        centre = (int(r1 - r0) - 0.5) * grid.block / ((cap + full) / 2)
-        for size in sorted(_sizes(font, int(r1 - r0), grid.block)[:: options.size_step],
-                           key=lambda v: abs(v - centre)):  # fmt: skip
-            found = [screen(font, size, fg, first) for fg in dict.fromkeys(guesses)]
+        averagings = screen_averagings
+        for k, size in enumerate(_plausible_sizes(font, int(r1 - r0), grid.block,
+                                                  options.size_step)):  # fmt: skip
+            if options.averaging_sizes and k == options.averaging_sizes and len(averagings) > 1:
+                # the averaging of this font's best screen so far goes on alone
+                mine = [f for f in screened if f is not None and f[1] == font]
+                averagings = [min(mine, key=lambda t: t[0])[5]] if mine else averagings
+            found = [screen(font, size, fg, averaging) for fg in dict.fromkeys(guesses)
+                     for averaging in averagings]  # fmt: skip
             screened += found
             fits = [f[0] for f in found if f is not None]
             if fits and math.sqrt(max(min(fits), 0.0) / screen_cells) <= options.screen_fit:
                 break
     screened = [item for item in screened if item is not None]
-    tried = {(f, s) for _, f, s, *_ in screened}
-    for _, font, size, _, fg, _ in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
+    tried = {(f, s, a) for _, f, s, _, _, a in screened}
+    for _, font, size, _, fg, av in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
         for near in (size - 1, size + 1):
-            if (font, near) not in tried and near >= 6:
-                tried.add((font, near))
-                screened.append(screen(font, near, fg, first))
+            for other in [av] if options.averaging_sizes else screen_averagings:
+                if (font, near, other) not in tried and near >= 6:
+                    tried.add((font, near, other))
+                    screened.append(screen(font, near, fg, other))
     screened = [item for item in screened if item is not None]
     ranked = sorted(screened, key=lambda t: t[0])[: options.finalists]
     for _, font, size, _, fg, _ in ranked:
-        for averaging in options.averaging[1:]:
-            screened.append(screen(font, size, fg, averaging))
+        for averaging in options.averaging:
+            if (font, size, averaging) not in tried:
+                tried.add((font, size, averaging))
+                screened.append(screen(font, size, fg, averaging))
     screened = [item for item in screened if item is not None]
     if options.rescreen:
         rescreened, seen = [], set()
@@ -387,7 +426,7 @@ def decode_line(
         near = {(best.state.x + dx, best.state.top + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
         model = LineModel(glyphs, grid, fg_screen, bg_t, averaging)
         scorer = Scorer(model, observed, sigma)
-        starts = [p for p in _starts(model, box) if p in near] or _starts(model, box)
+        starts = [p for p in _starts(model, box, faint) if p in near] or _starts(model, box, faint)
         found = beam_search(model, scorer, starts, chars, beam=options.beam,
                             ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
         for f in found:
