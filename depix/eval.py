@@ -34,7 +34,7 @@ from depix.callbacks.checkpoint_io import CheckpointLoadError
 from depix.data.fonts import discover_fonts, family_of
 from depix.evaluate.conditions import conditions_summary
 from depix.evaluate.report import rich_table, views, write_outputs, write_text
-from depix.evaluate.runner import METHODS, Evaluator, TextMethod
+from depix.evaluate.runner import Evaluator, TextMethod
 from depix.evaluate.suites import build_suites
 from depix.metrics.ocr import tesseract_available
 from depix.models.loading import load_model
@@ -162,8 +162,6 @@ def build_text_methods(cfg: DictConfig) -> dict[str, TextMethod]:
     chosen = cfg.get("text_method") or {}
     methods = {}
     for name in chosen:
-        if name in METHODS:
-            raise ValueError(f"text method name {name!r} clashes with the row {name!r}")
         method = hydra.utils.instantiate(chosen[name])
         if not callable(method):
             raise ValueError(f"text_method.{name} did not build a callable: {type(method)}")

@@ -42,6 +42,7 @@ class SeededSamples(Dataset):
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
+        self._last: tuple[tuple[int, int], dict] | None = None  # the last (index, seed), sample
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
@@ -50,6 +51,13 @@ class SeededSamples(Dataset):
         # A plain index: Lightning replaced the sampler (``overfit_batches`` uses a sequential
         # one); the sample's seed is then a function of the index, so the batches repeat.
         index, seed = (key, derived_seed(key, -2)) if isinstance(key, int) else key
+        if self._last is not None and self._last[0] == (index, seed):
+            return dict(self._last[1])  # a repeated sample (ResumableSampler's repeat): made once
+        sample = self._make(index, seed)
+        self._last = ((index, seed), sample)
+        return dict(sample)
+
+    def _make(self, index: int, seed: int):
         if get_worker_info() is not None:  # a worker's RNG serves only the samples: no restore
             _seed_all(seed)
             return self.dataset[index]

@@ -161,11 +161,7 @@ class SyntheticTextDataset(Dataset):
         )
 
     def __getitem__(self, index: int) -> dict:
-        key = (index, self._key(index))
-        last = getattr(self, "_last", None)
-        if last is not None and last[0] == key:  # a repeated sample (DepixDataModule.repeat)
-            return dict(last[1])
-        rng = random.Random(key[1])
+        rng = self._rng(index)
         style = self.random_style(rng)
         lines = 1
         if rng.random() < self.p["multiline"]:
@@ -178,5 +174,4 @@ class SyntheticTextDataset(Dataset):
             "font_size": round(style.font_size),
             "seed": rng.getrandbits(62),
         }
-        self._last = (key, sample)
-        return dict(sample)
+        return sample

@@ -21,6 +21,7 @@ explain the mosaic, and a confidence. Steps:
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -49,7 +50,6 @@ TEMPERATURE = 2.5  # cost units per e-fold of the confidence (cell errors are co
 # strings from other rasterizers at large blocks: 0.84-1.59), checked on seed 13.
 FIT_RMS = 0.65
 FIT_WIDTH = 0.25
-DEBUG = False
 RECOVERED = 0.85  # confidence from which a line counts as recovered (a wrong string reached 0.81)
 # First text colour guess: this far along background -> most inked cell (thin strokes rarely
 # fill a cell); the search profiles the colour out per candidate from there (search.Scorer).
@@ -148,7 +148,7 @@ def background_colour(cells: np.ndarray) -> tuple[np.ndarray, float]:
     """The most common cell colour (levels, (3,)) and the share of cells within 6 levels of it."""
     flat = cells[~np.isnan(cells[..., 0])]
     keys = np.round(flat / 4).astype(int)
-    uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    uniq, counts = np.unique(keys, axis=0, return_counts=True)
     mode = uniq[np.argmax(counts)] * 4
     near = np.abs(flat - mode).max(1) <= 8
     bg = flat[near].mean(0)
@@ -164,8 +164,10 @@ def noise_level(spread: np.ndarray, contrast: float) -> float:
     return math.sqrt(0.6**2 + (0.5 * jpeg) ** 2 + (0.03 * contrast) ** 2)
 
 
+@functools.lru_cache(maxsize=256)
 def _font_ratios(font: str) -> tuple[float, float, float]:
-    """(cap height, full ink height, mean advance) per px of size, from the font at 100 px."""
+    """(cap height, full ink height, mean advance) per px of size, from the font at 100 px
+    (cached: asked for every font of every line, twice per size range)."""
     f = load_font(font, 100)
     cap = f.getbbox("H0")
     full = f.getbbox("Hgjy|")
@@ -408,10 +410,6 @@ def decode_line(
             if len(seen) >= options.rescreen:
                 break
         screened = [item for item in rescreened if item is not None] or screened
-    if DEBUG:
-        for item in sorted(screened, key=lambda t: t[0])[:8]:
-            print("screen", round(item[0], 1), Path(item[1]).stem, item[2], repr(item[3].state.text),
-                  item[3].state.x, item[3].state.top, item[4], item[5])  # fmt: skip
     if not screened:
         return _not_recovered("no font of the library fits the rows of the text", start)
     screened.sort(key=lambda t: t[0])
@@ -426,7 +424,8 @@ def decode_line(
         near = {(best.state.x + dx, best.state.top + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
         model = LineModel(glyphs, grid, fg_screen, bg_t, averaging)
         scorer = Scorer(model, observed, sigma)
-        starts = [p for p in _starts(model, box, faint) if p in near] or _starts(model, box, faint)
+        all_starts = _starts(model, box, faint)
+        starts = [p for p in all_starts if p in near] or all_starts
         found = beam_search(model, scorer, starts, chars, beam=options.beam,
                             ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
         for f in found:

@@ -45,18 +45,6 @@ def block_index(
     return ids.reshape(ids.shape[0], -1), max_cells
 
 
-def cell_means(x: torch.Tensor, ids: torch.Tensor, max_cells: int) -> torch.Tensor:
-    """Mean of ``x`` (B, C, H, W) over each cell; returns (B, C, max_cells)."""
-    b, c = x.shape[:2]
-    flat = x.reshape(b, c, -1)
-    index = ids.unsqueeze(1).expand(-1, c, -1)
-    sums = flat.new_zeros(b, c, max_cells).scatter_add_(2, index, flat)
-    counts = flat.new_zeros(b, 1, max_cells).scatter_add_(
-        2, ids.unsqueeze(1), torch.ones_like(flat[:, :1])
-    )
-    return sums / counts.clamp_min(1)
-
-
 REDUCTIONS = ("mean", "center", "corner")
 
 

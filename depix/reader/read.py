@@ -8,6 +8,7 @@ lines first (``depix.restore.lines.split_lines``) and each line read on its own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -168,6 +169,12 @@ class ReaderTextMethod:
         return [r[0][0] for r in readings]
 
 
+@functools.lru_cache(maxsize=1)
+def _shipped_reader() -> Reader:
+    """The shipped reader, read from disk once per process (``--read`` reads every region)."""
+    return Reader.load(None)
+
+
 def read_crops(
     crops: Sequence[np.ndarray], reader: str | Path | Reader | None = None, top_k: int = 5
 ) -> list[list[tuple[str, float]]]:
@@ -177,7 +184,9 @@ def read_crops(
     shipped ``depix/weights/reader-small.pt``). Returns ``Reader.read_lines``'s candidates.
     A crop holding several lines should be split first (``depix.restore.lines``).
     """
-    if not isinstance(reader, Reader):
+    if reader is None:
+        reader = _shipped_reader()
+    elif not isinstance(reader, Reader):
         reader = Reader.load(reader)
     images = [
         torch.from_numpy(np.ascontiguousarray(c)).permute(2, 0, 1).float() / 255 for c in crops
