@@ -30,10 +30,23 @@ def tesseract_available() -> bool:
     return True
 
 
-def read_line(image: np.ndarray | Image.Image, upscale: int = 2) -> str:
-    """OCR of one text line (uint8 RGB array or PIL image); Tesseract prefers larger glyphs."""
+def read_line(image: np.ndarray | Image.Image, upscale: int = 2, margin: int = 0) -> str:
+    """OCR of one text line (uint8 RGB array (H, W, 3) or PIL image).
+
+    ``upscale``: Tesseract prefers larger glyphs. ``margin``: px of the crop's own border colour
+    (median of its edge pixels) added on every side first; Tesseract misreads text that touches
+    the image edge (its documentation, "Improving the quality of the output": add a border), as
+    a crop cut to a mosaic's cells does.
+    """
     import pytesseract
 
+    if margin > 0:
+        array = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
+        edges = np.concatenate([array[0], array[-1], array[:, 0], array[:, -1]])
+        padded = np.empty((array.shape[0] + 2 * margin, array.shape[1] + 2 * margin, 3), np.uint8)
+        padded[:] = np.median(edges, axis=0).astype(np.uint8)
+        padded[margin:-margin, margin:-margin] = array
+        image = padded
     picture = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
     if upscale > 1:
         picture = picture.resize((picture.width * upscale, picture.height * upscale), Image.BICUBIC)

@@ -376,6 +376,11 @@ def restore(
     return RestoreResult(picture, results, timings, str(loaded.path), notes)
 
 
+# Background border (px) around a region's line before Tesseract reads it: regions end at their
+# cells, so the text touches the crop's edge (the demo's card field: `4QQ0]1 7IJBA` -> exact).
+READ_MARGIN = 12
+
+
 def _read_regions(rgb, restored_rgb, results, notes) -> None:
     """Read each region line by line (``lines.split_lines``): with Tesseract from the
     restored pixels (``tesseract_text``, also the ``text``) and with the shipped reader from
@@ -397,7 +402,9 @@ def _read_regions(rgb, restored_rgb, results, notes) -> None:
         bands = split_lines(crop, block_h, oy, ox) if r.pitch is None else [(0, r.h)]
         if use_tesseract:
             restored = restored_rgb[r.y : r.y + r.h, r.x : r.x + r.w]
-            item.tesseract_text = "\n".join(read_line(restored[y0:y1]) for y0, y1 in bands)
+            item.tesseract_text = "\n".join(
+                read_line(restored[y0:y1], margin=READ_MARGIN) for y0, y1 in bands
+            )
         if use_reader:
             found = read_crops([crop[y0:y1] for y0, y1 in bands])
             item.reader_text = "\n".join(lines[0][0] for lines in found)
