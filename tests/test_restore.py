@@ -231,7 +231,12 @@ def test_read_ocrs_exactly_the_restored_box(shot_file, shot, clean_canvas, monke
 
     given = []
     monkeypatch.setattr(ocr, "tesseract_available", lambda: True)
-    monkeypatch.setattr(ocr, "read_line", lambda pixels: given.append(pixels.copy()) or "text")
+    margins = []
+    monkeypatch.setattr(
+        ocr,
+        "read_line",
+        lambda pixels, margin=0: given.append(pixels.copy()) or margins.append(margin) or "text",
+    )
     box = (BOX.x, BOX.y, BOX.w, BOX.h)
     result = api.restore(
         shot_file, model=oracle_model(shot, clean_canvas), boxes=[box], consistency=False, read=True
@@ -243,6 +248,7 @@ def test_read_ocrs_exactly_the_restored_box(shot_file, shot, clean_canvas, monke
     np.testing.assert_array_equal(pixels, np.asarray(result.image)[inside])
     np.testing.assert_array_equal(pixels, clean_canvas[inside])
     assert result.regions[0].tesseract_text == "text\ntext" == result.regions[0].text
+    assert margins == [api.READ_MARGIN] * 2  # with a border: the crop ends at the cells
 
 
 def test_read_with_tesseract_reads_the_clean_text_of_the_box(shot_file, shot, clean_canvas):
@@ -262,10 +268,12 @@ def test_read_with_tesseract_reads_the_clean_text_of_the_box(shot_file, shot, cl
     b = BOX.block
     bands = split_lines(pixelated, b, BOX.offset_y % b, BOX.offset_x % b)  # box-relative grid
     assert len(bands) == 2
-    truth = "\n".join(read_line(clean[y0:y1]) for y0, y1 in bands)
+    truth = "\n".join(read_line(clean[y0:y1], margin=api.READ_MARGIN) for y0, y1 in bands)
     assert len(truth) >= 5  # the box holds readable text
     assert result.regions[0].tesseract_text == truth
-    assert "\n".join(read_line(pixelated[y0:y1]) for y0, y1 in bands) != truth
+    assert (
+        "\n".join(read_line(pixelated[y0:y1], margin=api.READ_MARGIN) for y0, y1 in bands) != truth
+    )
 
 
 def test_cli_read_says_when_tesseract_is_missing(
