@@ -284,7 +284,7 @@ def test_cli_read_says_when_tesseract_is_missing(
     monkeypatch.setattr(ocr, "tesseract_available", lambda: False)
     code = main(
         [str(shot_file), "-o", str(tmp_path / "o.png"), "--ckpt", str(tiny_model)]
-        + ["--read", "--json"]
+        + ["--read", "--no-decode", "--json"]
     )
     captured = capsys.readouterr()
     region = json.loads(captured.out)["regions"][0]
@@ -456,3 +456,25 @@ def test_python_m_depix_restore_runs(shot_file, tiny_model, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert out.is_file() and "restored" in done.stdout
+
+
+def test_cli_read_decodes_unless_told_not_to(shot_file, tiny_model, tmp_path, monkeypatch):
+    """--read runs the decoder (issue 12: it prints the decoded strings); --read --no-decode
+    only reads with the reader and Tesseract; --decode decodes without --read."""
+    from depix.decode.decode import DecodeOptions
+
+    calls: list[object] = []
+
+    def spy(rgb, results, restored_rgb, options, notes):
+        calls.append(options)
+        return False
+
+    monkeypatch.setattr(api, "_decode_regions", spy)
+    base = [str(shot_file), "-o", str(tmp_path / "o.png"), "--ckpt", str(tiny_model), "--json"]
+    assert main([*base, "--read", "--charset", "digits"]) == 0
+    assert len(calls) == 1 and isinstance(calls[0], DecodeOptions)
+    assert calls[0].charset == "digits"
+    assert main([*base, "--read", "--no-decode"]) == 0
+    assert len(calls) == 1
+    assert main([*base, "--decode"]) == 0
+    assert len(calls) == 2

@@ -41,7 +41,9 @@ from depix.decode.forward import (
     reference_cells,
     render_hypothesis,
 )
+from depix.decode.probe import ProbeTarget, rank_fonts
 from depix.decode.search import HUBER, PatternFilter, Scorer, beam_search, huber, line_scale
+from depix.restore.lines import FLAT_SPREAD
 
 MIN_CONTRAST = 24.0  # levels between text and background below which nothing is read
 TEMPERATURE = 2.5  # cost units per e-fold of the confidence (cell errors are correlated)
@@ -81,6 +83,13 @@ class DecodeOptions:
     # 0.98 on seed-13 line 3, for ~25 % less CPU).
     averaging_sizes: int = 0
     font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first
+    # With probe strings (the reader's readings): fonts are visited in the probes' order,
+    # ``font_batch`` at a time at their ``probe_sizes`` best sizes, for up to ``font_rounds``
+    # rounds; each round's best guess joins the probes before the next.
+    font_batch: int = 4
+    font_rounds: int = 3
+    probe_sizes: int = 3
+    use_reader: bool = True  # decode_region: the shipped reader's readings are the probes
     finalists: int = 3
     averaging: Sequence[str] = ("srgb", "linear")
     antialias: str = "grey"
@@ -269,6 +278,16 @@ def _shortlist(fonts, screen, ink_rows: int, block: int, fg: tuple, keep: int) -
     return sorted(best, key=best.get)[:keep]
 
 
+def _cells_inside(grid: CellGrid, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(rows, cols) bool: canvas cells that overlap the crop-pixel box (y0, x0, y1, x1)."""
+    b = grid.block
+    y = np.arange(grid.rows) * b - grid.pad_y  # each cell's first crop row (may be negative)
+    x = np.arange(grid.cols) * b - grid.pad_x
+    rows = (y + b > box[0]) & (y < box[2])
+    cols = (x + b > box[1]) & (x < box[3])
+    return rows[:, None] & cols[None, :]
+
+
 def _exact_cost(h: Hypothesis, grid: CellGrid, observed: np.ndarray, sigma: float) -> float:
     """Cost of a finished line drawn and pixelated by the slow reference (every cell)."""
     pred = reference_cells(h, grid)
@@ -278,17 +297,34 @@ def _exact_cost(h: Hypothesis, grid: CellGrid, observed: np.ndarray, sigma: floa
 
 
 def decode_line(
-    rgb: np.ndarray, grid: CellGrid, options: DecodeOptions | None = None
+    rgb: np.ndarray,
+    grid: CellGrid,
+    options: DecodeOptions | None = None,
+    mosaic_box: tuple[int, int, int, int] | None = None,
+    probes: Sequence[str] = (),
 ) -> LineReading:
     """Read the text of one pixelated line.
 
     Args:
-        rgb: uint8 (H, W, 3), the observed crop (the line and its mosaic; unpixelated
-            surroundings may be included only outside the grid's cells... keep it the mosaic).
+        rgb: uint8 (H, W, 3), the observed crop: the line's mosaic, optionally with a margin
+            of its surroundings on the same grid (see ``mosaic_box``).
         grid: the crop's mosaic grid (``CellGrid`` with the crop's height and width).
         options: fonts, charset, pattern, beam widths.
+        mosaic_box: ``(y0, x0, y1, x1)`` crop pixels (end exclusive) of the detected mosaic
+            when the crop reaches beyond it. A detector cannot tell the mosaic's plain
+            background cells from the unpixelated background around it, so it ends regions
+            at their ink: the margin gives the decoder those cells back (the background
+            colour, the rows a cap or descender only grazes). Cells wholly outside the box
+            with a within-cell spread above ``FLAT_SPREAD`` levels (unpixelated labels,
+            borders) are not scored. ``None``: the whole crop is the mosaic.
+        probes: strings probably close to the hidden one (the reader's readings). With more
+            fonts than ``options.font_shortlist`` they order the fonts and sizes searched
+            (``depix.decode.probe``): ``font_batch`` fonts per round, the round's best guess
+            joining the probes, until a line is recovered or ``font_rounds`` rounds are done.
+            Without probes a quick screen of every font picks ``font_shortlist``.
 
     Returns a ``LineReading``; never raises for unreadable input (the reason says why).
+    Raises ``ValueError`` when the crop's size does not match ``grid``.
     """
     start = time.perf_counter()
     options = options or DecodeOptions()
@@ -297,6 +333,10 @@ def decode_line(
     if rgb.shape[:2] != (grid.height, grid.width):
         raise ValueError(f"crop {rgb.shape[:2]} does not match the grid {grid}")
     observed, spread = observed_cells(rgb, grid)
+    if mosaic_box is not None:
+        outside = ~_cells_inside(grid, mosaic_box)
+        busy = outside & (np.nan_to_num(spread).max(-1) > FLAT_SPREAD)
+        observed[busy], spread[busy] = np.nan, np.nan
     valid = ~np.isnan(observed[..., 0])
     if valid.sum() < 6 or grid.rows < 2:
         return _not_recovered("region too small to hold text (fewer than 2 rows of cells)", start)
@@ -329,7 +369,10 @@ def decode_line(
     box = (int(r0), int(r1), int(c0), int(c1))
     # Rows next to the ink rows with ink below the threshold but well above the noise.
     row_peak = np.where(valid, distance, 0.0).max(1)
-    faint_level = max(4.0, 3.0 * sigma)
+    # Measured against the cell noise alone (rounding, JPEG): the rasterizer share of sigma
+    # scales with the contrast, but a cell a glyph only grazes differs little between
+    # rasterizers (a 24 px 'b' ascender's top pixel row: 12 levels under JPEG q85, sigma 6.8).
+    faint_level = max(4.0, 3.0 * noise_level(spread, 0.0))
     faint = (
         bool(r0 > 0 and row_peak[r0 - 1] > faint_level),
         bool(r1 < grid.rows and row_peak[r1] > faint_level),
@@ -340,15 +383,22 @@ def decode_line(
     # (the same cells for all), in sRGB averaging.
     stop = int(c0) + max(3, math.ceil(options.screen_px / grid.block))
     stop = min(stop, int(c1) + 1)
-    screened = []
-
     bg_t = tuple(int(v) for v in np.round(bg))
+
+    probed: list[ProbeTarget] = []  # set when probe strings rank the fonts
 
     def screen(font: str, size: float, fg: tuple = fg0, averaging: str = "srgb"):
         glyphs = glyph_set(font, size, charset, options.antialias)
         model = LineModel(glyphs, grid, fg, bg_t, averaging, options.screen_phase_step)
         scorer = Scorer(model, observed, sigma)
-        found = beam_search(model, scorer, _starts(model, box, faint), chars,
+        starts = _starts(model, box, faint)
+        where = probed[0].position(font, size) if probed else None
+        if where is not None:
+            # where a probe drawn in this font and size fits best (its first characters may
+            # be wrong: two px of slack across, one down)
+            x, top = where[0] - grid.pad_x, where[1] - grid.pad_y
+            starts = [p for p in starts if abs(p[0] - x) <= 2 and abs(p[1] - top) <= 1] or starts
+        found = beam_search(model, scorer, starts, chars,
                             beam=options.screen_beam, ink_right=ink_right, keep=1,
                             stop_column=stop)  # fmt: skip
         if not found:
@@ -365,76 +415,129 @@ def decode_line(
     # (seed-13 lines 12 and 13). Every size in every averaging by default (~1.4x the CPU of
     # one); with ``averaging_sizes`` the font's best averaging goes on alone after that many.
     screen_averagings = list(options.averaging) if options.screen_all_averagings else [first]
-    if len(fonts) > options.font_shortlist:
-        fonts = _shortlist(fonts, screen, int(r1 - r0), grid.block, fg0, options.font_shortlist)
-    # Most plausible sizes first (ink rows over the font's mean of cap and full ink height);
-    # a size whose screen explains its ink cells well within the noise ends the coarse pass.
     screen_cells = 3 * max(1, int(ink[:, :stop].sum()))
-    for font in fonts:
-        averagings = screen_averagings
-        for k, size in enumerate(_plausible_sizes(font, int(r1 - r0), grid.block,
-                                                  options.size_step)):  # fmt: skip
-            if options.averaging_sizes and k == options.averaging_sizes and len(averagings) > 1:
-                # the averaging of this font's best screen so far goes on alone
-                mine = [f for f in screened if f is not None and f[1] == font]
-                averagings = [min(mine, key=lambda t: t[0])[5]] if mine else averagings
-            found = [screen(font, size, fg, averaging) for fg in dict.fromkeys(guesses)
-                     for averaging in averagings]  # fmt: skip
-            screened += found
-            fits = [f[0] for f in found if f is not None]
-            if fits and math.sqrt(max(min(fits), 0.0) / screen_cells) <= options.screen_fit:
-                break
-    screened = [item for item in screened if item is not None]
-    tried = {(f, s, a) for _, f, s, _, _, a in screened}
-    for _, font, size, _, fg, av in sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]:
-        for near in (size - 1, size + 1):
-            for other in [av] if options.averaging_sizes else screen_averagings:
-                if (font, near, other) not in tried and near >= 6:
-                    tried.add((font, near, other))
-                    screened.append(screen(font, near, fg, other))
-    screened = [item for item in screened if item is not None]
-    ranked = sorted(screened, key=lambda t: t[0])[: options.finalists]
-    for _, font, size, _, fg, _ in ranked:
-        for averaging in options.averaging:
-            if (font, size, averaging) not in tried:
-                tried.add((font, size, averaging))
-                screened.append(screen(font, size, fg, averaging))
-    screened = [item for item in screened if item is not None]
-    if options.rescreen:
-        rescreened, seen = [], set()
-        for _, font, size, _, fg, averaging in sorted(screened, key=lambda t: t[0]):
-            if (font, size, averaging) in seen:
-                continue
-            seen.add((font, size, averaging))
-            rescreened.append(screen(font, size, fg, averaging))
-            if len(seen) >= options.rescreen:
-                break
-        screened = [item for item in rescreened if item is not None] or screened
-    if not screened:
-        return _not_recovered("no font of the library fits the rows of the text", start)
-    screened.sort(key=lambda t: t[0])
-
-    # Final: the best (font, size, averaging) triples, full beam, each from the text colour and
-    # the place (one px either way) its screen found; the search profiles the colour again. A
-    # line that explains the mosaic within the noise ends the search early.
-    finals: list[tuple[Hypothesis, float]] = []
     cells = 3 * int(valid.sum())
-    for _, font, size, best, fg_screen, averaging in screened[: options.finalists]:
-        glyphs = glyph_set(font, size, charset, options.antialias)
-        near = {(best.state.x + dx, best.state.top + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
-        model = LineModel(glyphs, grid, fg_screen, bg_t, averaging)
-        scorer = Scorer(model, observed, sigma)
-        all_starts = _starts(model, box, faint)
-        starts = [p for p in all_starts if p in near] or all_starts
-        found = beam_search(model, scorer, starts, chars, beam=options.beam,
-                            ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
-        for f in found:
-            fg = refine_colour(glyphs, grid, f.state.text, f.state.x, f.state.top,
-                               f.foreground, bg_t, averaging, observed, sigma)  # fmt: skip
-            h = replace(model.hypothesis(f.state), foreground=fg)
-            finals.append((h, f.cost))
-        if found and math.sqrt(max(found[0].cost, 0.0) / cells) <= options.good_fit:
-            break
+    n_rows = int(r1 - r0)
+
+    def search(size_order: dict[str, list[float]]) -> list[tuple[Hypothesis, float]]:
+        """Screen each font at its sizes (in order), then search the best few with the full
+        beam: the finished lines with their search costs."""
+        screened = []
+        # Most plausible sizes first; a size whose screen explains its ink cells well within
+        # the noise ends the font's pass.
+        for font, sizes in size_order.items():
+            averagings = screen_averagings
+            for k, size in enumerate(sizes):
+                if options.averaging_sizes and k == options.averaging_sizes and len(averagings) > 1:
+                    # the averaging of this font's best screen so far goes on alone
+                    mine = [f for f in screened if f is not None and f[1] == font]
+                    averagings = [min(mine, key=lambda t: t[0])[5]] if mine else averagings
+                where = probed[0].position(font, size) if probed else None
+                # a probe's best averaging alone (the finalists get the others below)
+                these = [where[2]] if where is not None and where[2] in averagings else averagings
+                found = [screen(font, size, fg, averaging) for fg in dict.fromkeys(guesses)
+                         for averaging in these]  # fmt: skip
+                screened += found
+                fits = [f[0] for f in found if f is not None]
+                if fits and math.sqrt(max(min(fits), 0.0) / screen_cells) <= options.screen_fit:
+                    break
+        screened = [item for item in screened if item is not None]
+        tried = {(f, s, a) for _, f, s, _, _, a in screened}
+        # the neighbour sizes of the best few (a probe's best sizes are neighbours already)
+        leaders = [] if probed else sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]
+        for _, font, size, _, fg, av in leaders:
+            for near in (size - 1, size + 1):
+                for other in [av] if options.averaging_sizes else screen_averagings:
+                    if (font, near, other) not in tried and near >= 6:
+                        tried.add((font, near, other))
+                        screened.append(screen(font, near, fg, other))
+        screened = [item for item in screened if item is not None]
+        ranked = sorted(screened, key=lambda t: t[0])[: options.finalists]
+        for _, font, size, _, fg, _ in ranked:
+            for averaging in options.averaging:
+                if (font, size, averaging) not in tried:
+                    tried.add((font, size, averaging))
+                    screened.append(screen(font, size, fg, averaging))
+        screened = [item for item in screened if item is not None]
+        if options.rescreen:
+            rescreened, seen = [], set()
+            for _, font, size, _, fg, averaging in sorted(screened, key=lambda t: t[0]):
+                if (font, size, averaging) in seen:
+                    continue
+                seen.add((font, size, averaging))
+                rescreened.append(screen(font, size, fg, averaging))
+                if len(seen) >= options.rescreen:
+                    break
+            screened = [item for item in rescreened if item is not None] or screened
+        screened.sort(key=lambda t: t[0])
+
+        # Final: the best (font, size, averaging) triples, full beam, each from the text
+        # colour and the place (one px either way) its screen found; the search profiles the
+        # colour again. A line that explains the mosaic within the noise ends it early.
+        finals: list[tuple[Hypothesis, float]] = []
+        for _, font, size, best, fg_screen, averaging in screened[: options.finalists]:
+            glyphs = glyph_set(font, size, charset, options.antialias)
+            near = {(best.state.x + dx, best.state.top + dy) for dx in (-1, 0, 1)
+                    for dy in (-1, 0, 1)}  # fmt: skip
+            model = LineModel(glyphs, grid, fg_screen, bg_t, averaging)
+            scorer = Scorer(model, observed, sigma)
+            all_starts = _starts(model, box, faint)
+            starts = [p for p in all_starts if p in near] or all_starts
+            found = beam_search(model, scorer, starts, chars, beam=options.beam,
+                                ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
+            for f in found:
+                fg = refine_colour(glyphs, grid, f.state.text, f.state.x, f.state.top,
+                                   f.foreground, bg_t, averaging, observed, sigma)  # fmt: skip
+                h = replace(model.hypothesis(f.state), foreground=fg)
+                finals.append((h, f.cost))
+            if found and math.sqrt(max(found[0].cost, 0.0) / cells) <= options.good_fit:
+                break
+        return finals
+
+    def plausible(font: str) -> list[float]:
+        return _plausible_sizes(font, n_rows, grid.block, options.size_step)
+
+    probes = [p for p in probes if p.strip()]
+    if len(fonts) <= options.font_shortlist:
+        order = {font: plausible(font) for font in fonts}
+        if not probes:
+            finals = search(order)
+        else:
+            # the probes' best sizes first (with their positions and averaging), then, unless
+            # a line is recovered, every other size
+            probed.append(ProbeTarget(observed, bg, grid.block, box, options.averaging))
+            ranked = rank_fonts(probed[0], probes, order)
+            finals = search({font: sizes[: options.probe_sizes] for _, font, sizes in ranked})
+            reading = _verify(finals, grid, observed, sigma, options, start)
+            rest = {font: sizes[options.probe_sizes :] for _, font, sizes in ranked}
+            if reading.recovered or not any(rest.values()):
+                return reading
+            finals += search({font: sizes for font, sizes in rest.items() if sizes})
+    elif not probes:
+        shortlist = _shortlist(fonts, screen, n_rows, grid.block, fg0, options.font_shortlist)
+        finals = search({font: plausible(font) for font in shortlist})
+    else:
+        # Probe-guided: fonts in the order the probes rank them, a batch per round, until a
+        # line is recovered; each round's best guess (a near miss in a similar font) joins
+        # the probes, which then rank the fonts left.
+        target = ProbeTarget(observed, bg, grid.block, box, options.averaging)
+        probed.append(target)
+        left = {font: plausible(font) for font in fonts}
+        finals = []
+        for _ in range(max(1, options.font_rounds)):
+            ranked = rank_fonts(target, probes, left)
+            batch = ranked[: max(1, options.font_batch)]
+            finals += search({font: order[: options.probe_sizes] for _, font, order in batch})
+            for _, font, _ in batch:
+                left.pop(font, None)
+            reading = _verify(finals, grid, observed, sigma, options, start)
+            if reading.recovered or not left:
+                break
+            if reading.guess and reading.guess not in probes:
+                probes.append(reading.guess)
+        return reading
+    if not finals:
+        return _not_recovered("no font of the library fits the rows of the text", start)
     return _verify(finals, grid, observed, sigma, options, start)
 
 

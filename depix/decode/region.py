@@ -9,7 +9,7 @@ import numpy as np
 
 from depix.decode.decode import DecodeOptions, LineReading, decode_line, render_reading
 from depix.decode.forward import CellGrid
-from depix.restore.lines import split_lines
+from depix.restore.lines import MARGIN_CELLS, line_windows, quiet_surroundings, split_lines
 
 
 @dataclass
@@ -20,6 +20,9 @@ class RegionReading:
     rows: list[tuple[int, int]]
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # Each line's decoded crop (y0, x0, y1, x1) in region pixels: its rows, widened by the
+    # margin of surroundings it was read with (may reach outside the region).
+    crops: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -49,20 +52,63 @@ class RegionReading:
 
 
 def decode_region(
-    rgb: np.ndarray, block: int, offset_y: int, offset_x: int, options: DecodeOptions | None = None
+    rgb: np.ndarray,
+    block: int,
+    offset_y: int,
+    offset_x: int,
+    options: DecodeOptions | None = None,
+    *,
+    image: np.ndarray | None = None,
+    origin: tuple[int, int] = (0, 0),
+    margin: int = MARGIN_CELLS,
 ) -> RegionReading:
     """Read every text line of a pixelated region.
 
-    ``rgb``: uint8 (H, W, 3), the region; grid lines at ``offset + k * block`` (region
-    coordinates). Lines come from ``depix.restore.lines.split_lines``.
+    Args:
+        rgb: uint8 (H, W, 3), the region; grid lines at ``offset + k * block`` (region
+            coordinates). Lines come from ``depix.restore.lines.split_lines``.
+        block, offset_y, offset_x: the region's square cells (px) and grid offsets.
+        options: the decoder's knobs (``DecodeOptions``).
+        image: the whole picture the region was cut from (uint8 (H', W', 3)), the region's
+            top-left at ``origin`` (y, x): each line is then read with ``margin`` cells of
+            its surroundings (``depix.restore.lines.line_windows``; unpixelated content there
+            is not scored). ``None``: the region alone.
+
+    Returns a ``RegionReading`` (lines top to bottom, each with its window).
     """
     start = time.perf_counter()
     rows = split_lines(rgb, block, offset_y, offset_x)
+    height, width = rgb.shape[:2]
+    source, (oy0, ox0) = (rgb, (0, 0)) if image is None else (image, origin)
+    windows = line_windows(rows, (oy0, ox0, height, width), source.shape, block,
+                           margin if image is not None else 0)  # fmt: skip
+    options = options or DecodeOptions()
     lines = []
-    for y0, y1 in rows:
-        grid = CellGrid(y1 - y0, rgb.shape[1], block, (offset_y - y0) % block, offset_x % block)
-        lines.append(decode_line(np.ascontiguousarray(rgb[y0:y1]), grid, options))
-    return RegionReading(lines, rows, time.perf_counter() - start)
+    for (y0, y1), (top, left, bottom, right) in zip(rows, windows):
+        crop = np.ascontiguousarray(source[oy0 + top : oy0 + bottom, ox0 + left : ox0 + right])
+        grid = CellGrid(bottom - top, right - left, block, (offset_y - top) % block,
+                        (offset_x - left) % block)  # fmt: skip
+        inside = (y0 - top, -left, y1 - top, width - left)
+        probes = reader_probes(crop, inside, grid) if options.use_reader else []
+        lines.append(decode_line(crop, grid, options, mosaic_box=inside, probes=probes))
+    return RegionReading(lines, rows, time.perf_counter() - start, crops=windows)
+
+
+PROBES = 3  # the reader's readings of a line that order the fonts (depix.decode.probe)
+
+
+def reader_probes(
+    crop: np.ndarray, inside: tuple[int, int, int, int], grid: CellGrid, count: int = PROBES
+) -> list[str]:
+    """The shipped reader's ``count`` best readings of one line's crop (uint8 (H, W, 3);
+    ``inside``: the mosaic's box in it, unpixelated content outside blanked first), or ``[]``
+    when the package holds no reader."""
+    from depix.reader.read import read_crops, shipped_reader_available
+
+    if not shipped_reader_available():
+        return []
+    calm = quiet_surroundings(crop, inside, grid.block, grid.offset_y, grid.offset_x)
+    return [text for text, _ in read_crops([calm], top_k=count)[0][:count] if text.strip()]
 
 
 def render_region(reading: RegionReading, height: int, width: int) -> np.ndarray | None:
@@ -71,9 +117,10 @@ def render_region(reading: RegionReading, height: int, width: int) -> np.ndarray
     if not reading.lines or not all(line.recovered for line in reading.lines):
         return None
     out = np.zeros((height, width, 3), dtype=np.uint8)
-    for (y0, y1), line in zip(reading.rows, reading.lines):
-        drawn = render_reading(line, y1 - y0, width)
+    crops = reading.crops or [(y0, 0, y1, width) for y0, y1 in reading.rows]
+    for (y0, y1), (top, left, bottom, right), line in zip(reading.rows, crops, reading.lines):
+        drawn = render_reading(line, bottom - top, right - left)
         if drawn is None:
             return None
-        out[y0:y1] = drawn
+        out[y0:y1] = drawn[y0 - top : y1 - top, -left : width - left]
     return out

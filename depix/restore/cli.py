@@ -115,30 +115,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--read",
         action="store_true",
-        help="read each region's text with the shipped reader (fast; Tesseract on the "
-        "restoration as well, in the JSON)",
+        help="recover each region's text: decode it (render candidate strings in the font "
+        "library, pixelate, compare with the mosaic; the shipped reader's readings pick the "
+        "fonts to try) and print a verdict with a confidence; the reader's and Tesseract's "
+        "readings sit beside it. Tens of seconds per line; give --font when you know it",
+    )
+    parser.add_argument(
+        "--no-decode",
+        dest="decode_text",
+        action="store_false",
+        help="with --read: only the shipped reader and Tesseract read (seconds, no verdict)",
     )
     parser.add_argument(
         "--decode",
         action="store_true",
-        help="decode the hidden text of each region (render candidate strings in the font "
-        "library, pixelate, compare with the mosaic) and print it with a confidence; slow: "
-        "give --font when you know it",
+        help="decode each region's text (what --read does, without the reader's and "
+        "Tesseract's readings beside it)",
     )
     parser.add_argument(
         "--font",
         nargs="+",
         metavar="PATH",
-        help="with --decode: the font file(s) the text is in (default: the whole library)",
+        help="with --read/--decode: the font file(s) the text is in (default: the whole library)",
     )
     parser.add_argument(
         "--charset",
         default="printable",
-        help="with --decode: characters to search: digits, hex, alnum, printable (default) "
-        "or the characters themselves",
+        help="with --read/--decode: characters to search: digits, hex, alnum, printable "
+        "(default) or the characters themselves",
     )
     parser.add_argument(
-        "--pattern", metavar="REGEX", help="with --decode: a regex each decoded line must match"
+        "--pattern",
+        metavar="REGEX",
+        help="with --read/--decode: a regex each decoded line must match",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
@@ -386,7 +395,8 @@ def _restore_one(
     try:
         if job.error:
             raise ImageReadError(job.error)
-        decode = _decode_options(args) if args.decode else None
+        decoding = args.decode or (args.read and args.decode_text)
+        decode = _decode_options(args) if decoding else None
         result = restore(
             job.input,
             model=model,

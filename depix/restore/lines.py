@@ -58,3 +58,72 @@ def split_lines(
         bounds.append(edges[(end + nxt) // 2 + ((end + nxt) % 2)] if nxt > end else edges[end])
     bounds.append(height)
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+# Within-cell spread (8-bit levels, max over channels) above which a cell outside a detected
+# mosaic is unpixelated content (a label, a border) rather than plain background.
+FLAT_SPREAD = 12.0
+MARGIN_CELLS = 2  # cells of surroundings a line is read with
+
+
+def line_windows(
+    bands: list[tuple[int, int]],
+    region: tuple[int, int, int, int],
+    image_shape: tuple[int, ...],
+    block: int,
+    margin: int = MARGIN_CELLS,
+) -> list[tuple[int, int, int, int]]:
+    """Each line's window ``(top, left, bottom, right)`` in region pixels (end exclusive; may
+    be negative): its band widened by ``margin`` cells left and right, above the first line
+    and below the last, clipped to the picture.
+
+    A detector cannot tell a mosaic's plain background cells from the unpixelated background
+    around it, so regions end at their ink; the cells around carry the background colour and
+    the rows a cap or descender only grazes (below the ink threshold), which readers need.
+
+    Args:
+        bands: ``split_lines``'s row ranges (region pixels), top to bottom.
+        region: ``(y, x, h, w)``, the region in picture pixels.
+        image_shape: the picture's shape ``(H, W, ...)``.
+        block: cell size (px); ``margin``: cells of surroundings (>= 0).
+    """
+    y, x, h, w = region
+    room = max(0, margin) * block
+    windows = []
+    for k, (y0, y1) in enumerate(bands):
+        top = max(y0 - (room if k == 0 else 0), -y)
+        bottom = min(y1 + (room if k == len(bands) - 1 else 0), image_shape[0] - y)
+        windows.append((top, max(-room, -x), bottom, min(w + room, image_shape[1] - x)))
+    return windows
+
+
+def quiet_surroundings(
+    crop: np.ndarray,
+    inside: tuple[int, int, int, int],
+    block: int,
+    offset_y: int,
+    offset_x: int,
+    limit: float = FLAT_SPREAD,
+) -> np.ndarray:
+    """A copy of ``crop`` (uint8 (H, W, 3)) in which every cell (grid lines at
+    ``offset + k * block``) lying wholly outside ``inside`` = ``(y0, x0, y1, x1)`` (crop
+    pixels, end exclusive) whose within-cell spread exceeds ``limit`` levels is filled with
+    the crop's most common cell colour: unpixelated content next to a mosaic (a label) is not
+    part of the line a reader should read."""
+    x = torch.from_numpy(np.array(crop, dtype=np.float64)).permute(2, 0, 1)[None]
+    oy, ox = offset_y % block, offset_x % block
+    means = mosaic(x, block, block, oy, ox)
+    spread = (mosaic(x * x, block, block, oy, ox) - means * means).clamp_min(0).sqrt()
+    busy = spread[0].amax(0).numpy() > limit  # (H, W), constant over each cell
+    ys, xs = np.arange(crop.shape[0]), np.arange(crop.shape[1])
+    # a pixel's cell spans [start, start + block) with start on the grid
+    cy, cx = ys - (ys - oy) % block, xs - (xs - ox) % block
+    outside = ~(((cy + block > inside[0]) & (cy < inside[2]))[:, None]
+                & ((cx + block > inside[1]) & (cx < inside[3]))[None, :])  # fmt: skip
+    out = np.array(crop, copy=True)
+    mask = busy & outside
+    if mask.any():
+        cells = means[0].permute(1, 2, 0).numpy()[~mask]
+        keys, counts = np.unique(np.round(cells / 4).astype(int), axis=0, return_counts=True)
+        out[mask] = np.clip(keys[np.argmax(counts)] * 4, 0, 255).astype(np.uint8)
+    return out
