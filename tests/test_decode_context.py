@@ -159,48 +159,51 @@ def test_fonts_are_searched_in_the_probes_order_and_stop_when_recovered(monkeypa
     from depix.decode.decode import DecodeOptions, decode_line
     from tests.test_decode import _line
 
-    stems = ["DejaVuSansMono", "DejaVuSans", "DejaVuSerif", "LiberationSans-Regular",
-             "LiberationSerif-Regular", "LiberationMono-Regular", "FreeSans", "FreeMono"]  # fmt: skip
+    stems = ["DejaVuSans", "DejaVuSerif", "LiberationSans-Regular", "LiberationSerif-Regular",
+             "LiberationMono-Regular", "FreeSans", "FreeMono", "DejaVuSansMono"]  # fmt: skip
     fonts = [_font(s) for s in stems]
-    observed, grid = _line("40718", fonts[0], 15, 3)
+    observed, grid = _line("40718", fonts[-1], 15, 3)
     seen: list[str] = []
     real = decode_module.glyph_set
 
     def spy(font, size, charset, antialias="grey"):
-        if font not in seen:
-            seen.append(font)
+        seen.append(font)
         return real(font, size, charset, antialias)
 
     monkeypatch.setattr(decode_module, "glyph_set", spy)
-    options = DecodeOptions(fonts=fonts, charset="digits", beam=6, font_batch=2)
+    options = DecodeOptions(fonts=fonts, charset="digits", beam=6)
     reading = decode_line(observed, grid, options, probes=["40718"])
-    assert reading.text == "40718" and reading.font == fonts[0]
-    assert len(seen) == 2 and seen[0] == fonts[0]  # one round: the probes' best two fonts
-    # A probe of no plausible width ranks nothing: the fonts come in the order given, the
-    # true one last. The first (wrong) font's guess joins the probes and ranks the rest.
-    seen.clear()
-    far = DecodeOptions(fonts=fonts[1:] + fonts[:1], charset="digits", beam=6, font_batch=1,
-                        font_rounds=3)  # fmt: skip
-    reading = decode_line(observed, grid, far, probes=["1"])
-    assert seen[0] == fonts[1]
-    assert reading.text == "40718" and seen[-1] == fonts[0] and len(seen) <= 3
+    assert reading.text == "40718" and reading.font == fonts[-1] and reading.size == 15
+    # the probe ranks the true font and size first: one search, no screen of the others
+    assert set(seen) == {fonts[-1]}
 
 
-def test_a_field_is_recovered_with_the_font_unknown(fields) -> None:
+def test_a_field_is_recovered_with_the_font_unknown(fields, monkeypatch) -> None:
     """The whole font library (dozens of fonts), the shipped reader's readings as probes:
-    the password field of the several-field screenshot (Liberation Mono 26 px, block 6,
-    JPEG q85) comes back exactly, in its own font."""
+    the token field of the several-field screenshot (Inconsolata 30 px, block 8, JPEG q85)
+    comes back exactly, in its own font. The reader's readings ('0F1a7c20'...) rank wider
+    monospaced fonts first; the first round's best guess, read in one of them, joins the
+    probes and brings Inconsolata up."""
+    import depix.decode.decode as decode_module
     from depix.decode.decode import DecodeOptions
     from depix.reader.read import shipped_reader_available
 
     if not shipped_reader_available():
         pytest.skip("the package holds no reader")
     rgb, regions, truth = fields
-    library = discover_fonts("all")
-    assert len(library) > DecodeOptions().font_shortlist
-    reading = _decode(rgb, regions[1], DecodeOptions(), context=True).lines[0]
-    assert reading.text == "hunter42" and reading.confidence > 0.9
-    assert reading.font == truth[1]["font"]
+    assert len(discover_fonts("all")) > DecodeOptions().font_shortlist
+    probed: list[list[str]] = []
+    real = decode_module.rank_fonts
+
+    def spy(target, probes, sizes, *args, **kwargs):
+        probed.append(list(probes))
+        return real(target, probes, sizes, *args, **kwargs)
+
+    monkeypatch.setattr(decode_module, "rank_fonts", spy)
+    reading = _decode(rgb, regions[2], DecodeOptions(), context=True).lines[0]
+    assert reading.text == "9f3a7c21" and reading.confidence > 0.9
+    assert reading.font == truth[2]["font"] and reading.size == 30
+    assert len(probed) >= 2 and len(probed[-1]) > len(probed[0])  # a guess joined the probes
 
 
 def test_the_reader_reads_regions_with_their_surroundings(fields) -> None:

@@ -86,6 +86,16 @@ class ProbeTarget:
         fits = [v for (f, s, _, _), v in self._costs.items() if f == font and s == float(size)]
         return min(fits, key=lambda v: v[0])[1] if fits else None
 
+    def best_pairs(self, probes: Sequence[str]) -> list[tuple[float, str, float]]:
+        """Every (font, size) some of ``probes`` were drawn at (``rank_fonts`` draws them),
+        as ``(least cost, font, size)``, cheapest first."""
+        wanted = set(probes)
+        best: dict[tuple[str, float], float] = {}
+        for (font, size, text, _), (cost, _) in self._costs.items():
+            if text in wanted and cost < best.get((font, size), math.inf):
+                best[(font, size)] = cost
+        return sorted((c, f, s) for (f, s), c in best.items() if math.isfinite(c))
+
     def plausible_width(self, advance: float) -> bool:
         """Whether a probe this many px wide (pen advance) could be the observed ink: within
         a block and a fifth of the width (side bearings, a wrong character or two)."""
