@@ -90,13 +90,11 @@ NOT_RUN: dict[str, str] = {
     "make test-fast": "runs the test suite, of which this test is a part",
     **dict.fromkeys(
         [
-            ".venv/bin/depix-restore shot.png --decode",
-            ".venv/bin/depix-restore shot.png --decode --font /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-            ".venv/bin/depix-restore shot.png --decode --charset digits --pattern '[0-9 ]{14}'",
-            ".venv/bin/depix-restore shot.png --decode --json",
+            ".venv/bin/depix-restore shot.png --read --charset digits --pattern '[0-9 ]{14}'",
+            ".venv/bin/depix-restore shot.png --read --json",
         ],
-        "the decoder takes minutes per line on a 2-core CPU (experiments/decoder.md); "
-        "tests/test_decode.py runs it through the CLI on a small box",
+        "decodes the demo's three fields with the font unknown again (tens of CPU seconds "
+        "each); the README's first command runs that, tests/test_decode.py the options",
     ),
     ".venv/bin/depix-train loss=vgg_imagenet loss.terms.perceptual.weights=/path/vgg16-397923af.pth": "needs torchvision's ImageNet VGG-16 file (528 MB), never downloaded in tests",
     "make install TORCH_INDEX=https://download.pytorch.org/whl/cu128": "installs the CUDA build of torch",

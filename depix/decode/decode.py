@@ -527,10 +527,15 @@ def decode_line(
         target = ProbeTarget(observed, bg, grid.block, box, options.averaging)
         probed.append(target)
         left = {font: plausible(font) for font in fonts}
+        few_fonts = len(fonts) <= options.font_shortlist
         tried: set[tuple[str, float]] = set()
         reading = None
         for _ in range(max(1, options.font_rounds)):
             rank_fonts(target, probes, left)
+            if not target.best_pairs(probes):
+                # no probe is as wide as the ink at any size (the reader dropped characters):
+                # their shapes still rank the fonts
+                rank_fonts(target, probes, left, strict=False)
             pairs = [p for p in target.best_pairs(probes) if p[1:] not in tried]
             if not pairs:
                 break
@@ -542,13 +547,13 @@ def decode_line(
                 tried.add((font, size))
                 finals += final(font, size, target.position(font, size))
                 reading = _verify(finals, grid, observed, sigma, options, start)
-                if _settled(reading):
+                if _settled(reading, few_fonts):
                     break
-            if reading is not None and _settled(reading):
+            if reading is not None and _settled(reading, few_fonts):
                 break
             if reading.guess and reading.guess not in probes:
                 probes.append(reading.guess)
-        if reading is not None and (reading.recovered or len(fonts) > options.font_shortlist):
+        if reading is not None and (reading.recovered or not few_fonts):
             return reading
         probed.clear()  # what follows does not lean on the probes
     if len(fonts) <= options.font_shortlist:
@@ -562,12 +567,12 @@ def decode_line(
     return _verify(finals, grid, observed, sigma, options, start)
 
 
-def _settled(reading: LineReading) -> bool:
-    """Whether the probe rounds can stop: a recovered line whose residual is as small as the
-    right font's (a near font can read the right string under JPEG, '9f3a7c21' in Noto Mono
-    25 px at 0.73 sigma for Inconsolata 30 px at 0.04: the next round, probed with that
-    string, finds the font)."""
-    return reading.recovered and (reading.residual or 0.0) <= CLEAN_RMS
+def _settled(reading: LineReading, few_fonts: bool = False) -> bool:
+    """Whether the probe rounds can stop: a recovered line, and unless the fonts were given
+    (``few_fonts``), one whose residual is as small as the right font's (a near font can read
+    the right string under JPEG, '9f3a7c21' in Noto Mono 25 px at 0.73 sigma for Inconsolata
+    30 px at 0.04: the next round, probed with that string, finds the font)."""
+    return reading.recovered and (few_fonts or (reading.residual or 0.0) <= CLEAN_RMS)
 
 
 def _verify(

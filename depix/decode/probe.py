@@ -165,6 +165,7 @@ def rank_fonts(
     probes: Sequence[str],
     sizes: dict[str, Sequence[float]],
     cap: float | None = 0.25,
+    strict: bool = True,
 ) -> list[tuple[float, str, list[float]]]:
     """Fonts ordered by their best probe cost: ``(cost, font, sizes best first)`` per font.
 
@@ -175,7 +176,8 @@ def rank_fonts(
     least cost (sizes no probe was drawn at last, in the order given). Costs are kept on
     ``target``, so ranking again with one more probe draws only the new one. Probes without
     visible characters are skipped; with none left every cost is ``inf`` (the fonts in the
-    order given). ``cap``: as ``probe_cost``'s.
+    order given). ``cap``: as ``probe_cost``'s. ``strict=False`` draws a probe at every
+    size whatever its width (a reader that dropped half the characters).
     """
     probes = [p for p in dict.fromkeys(probes) if p.strip()]
     ranked = []
@@ -184,7 +186,9 @@ def rank_fonts(
         best: dict[float, float] = {}
         for probe in probes:
             width = unit.getlength(probe) / 100
-            fits = [s for s in sorted(candidates) if target.plausible_width(width * s)]
+            fits = [
+                s for s in sorted(candidates) if not strict or target.plausible_width(width * s)
+            ]
             costs = {s: target.cost(font, s, probe, cap) for s in fits[::2]}
             for k in sorted(range(0, len(fits), 2), key=lambda k: costs[fits[k]])[:2]:
                 for near in fits[max(0, k - 1) : k + 2]:
