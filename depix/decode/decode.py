@@ -86,12 +86,11 @@ class DecodeOptions:
     # 0.98 on seed-13 line 3, for ~25 % less CPU).
     averaging_sizes: int = 0
     font_shortlist: int = 6  # with more fonts than this, a quicker screen picks this many first
-    # With probe strings (the reader's readings): fonts are visited in the probes' order,
-    # ``font_batch`` at a time at their ``probe_sizes`` best sizes, for up to ``font_rounds``
-    # rounds; each round's best guess joins the probes before the next.
+    # With probe strings (the reader's readings): each round searches the ``font_batch``
+    # (font, size) pairs the probes draw best (one size per font) with the full beam, for up
+    # to ``font_rounds`` rounds; each round's best guess joins the probes before the next.
     font_batch: int = 4
     font_rounds: int = 3
-    probe_sizes: int = 3
     use_reader: bool = True  # decode_region: the shipped reader's readings are the probes
     finalists: int = 3
     averaging: Sequence[str] = ("srgb", "linear")
@@ -320,11 +319,14 @@ def decode_line(
             colour, the rows a cap or descender only grazes). Cells wholly outside the box
             with a within-cell spread above ``FLAT_SPREAD`` levels (unpixelated labels,
             borders) are not scored. ``None``: the whole crop is the mosaic.
-        probes: strings probably close to the hidden one (the reader's readings). With more
-            fonts than ``options.font_shortlist`` they order the fonts and sizes searched
-            (``depix.decode.probe``): ``font_batch`` fonts per round, the round's best guess
-            joining the probes, until a line is recovered or ``font_rounds`` rounds are done.
-            Without probes a quick screen of every font picks ``font_shortlist``.
+        probes: strings probably close to the hidden one (the reader's readings). They
+            rank the (font, size) pairs (``depix.decode.probe``); each round searches the
+            best ``font_batch`` of them, one size per font, with the full beam from the
+            probes' position, the round's best guess joining the probes, until a line is
+            recovered (with many fonts: as cleanly as the right font reads) or
+            ``font_rounds`` rounds are done. With few fonts (``font_shortlist`` or fewer) and
+            nothing recovered, every size is then screened. Without probes a quick screen
+            of every font picks ``font_shortlist`` fonts first.
 
     Returns a ``LineReading``; never raises for unreadable input (the reason says why).
     Raises ``ValueError`` when the crop's size does not match ``grid``.
@@ -388,20 +390,11 @@ def decode_line(
     stop = min(stop, int(c1) + 1)
     bg_t = tuple(int(v) for v in np.round(bg))
 
-    probed: list[ProbeTarget] = []  # set when probe strings rank the fonts
-
     def screen(font: str, size: float, fg: tuple = fg0, averaging: str = "srgb"):
         glyphs = glyph_set(font, size, charset, options.antialias)
         model = LineModel(glyphs, grid, fg, bg_t, averaging, options.screen_phase_step)
         scorer = Scorer(model, observed, sigma)
-        starts = _starts(model, box, faint)
-        where = probed[0].position(font, size) if probed else None
-        if where is not None:
-            # where a probe drawn in this font and size fits best (its first characters may
-            # be wrong: two px of slack across, one down)
-            x, top = where[0] - grid.pad_x, where[1] - grid.pad_y
-            starts = [p for p in starts if abs(p[0] - x) <= 2 and abs(p[1] - top) <= 1] or starts
-        found = beam_search(model, scorer, starts, chars,
+        found = beam_search(model, scorer, _starts(model, box, faint), chars,
                             beam=options.screen_beam, ink_right=ink_right, keep=1,
                             stop_column=stop)  # fmt: skip
         if not found:
@@ -435,19 +428,15 @@ def decode_line(
                     # the averaging of this font's best screen so far goes on alone
                     mine = [f for f in screened if f is not None and f[1] == font]
                     averagings = [min(mine, key=lambda t: t[0])[5]] if mine else averagings
-                where = probed[0].position(font, size) if probed else None
-                # a probe's best averaging alone (the finalists get the others below)
-                these = [where[2]] if where is not None and where[2] in averagings else averagings
                 found = [screen(font, size, fg, averaging) for fg in dict.fromkeys(guesses)
-                         for averaging in these]  # fmt: skip
+                         for averaging in averagings]  # fmt: skip
                 screened += found
                 fits = [f[0] for f in found if f is not None]
                 if fits and math.sqrt(max(min(fits), 0.0) / screen_cells) <= options.screen_fit:
                     break
         screened = [item for item in screened if item is not None]
         tried = {(f, s, a) for _, f, s, _, _, a in screened}
-        # the neighbour sizes of the best few (a probe's best sizes are neighbours already)
-        leaders = [] if probed else sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]
+        leaders = sorted(screened, key=lambda t: t[0])[: 2 * options.finalists]
         for _, font, size, _, fg, av in leaders:
             for near in (size - 1, size + 1):
                 for other in [av] if options.averaging_sizes else screen_averagings:
@@ -525,7 +514,6 @@ def decode_line(
         # searched with the full beam from the probes' position; each round's best guess (a
         # near miss in a similar font) joins the probes, which then rank what is left.
         target = ProbeTarget(observed, bg, grid.block, box, options.averaging)
-        probed.append(target)
         left = {font: plausible(font) for font in fonts}
         few_fonts = len(fonts) <= options.font_shortlist
         tried: set[tuple[str, float]] = set()
@@ -555,7 +543,6 @@ def decode_line(
                 probes.append(reading.guess)
         if reading is not None and (reading.recovered or not few_fonts):
             return reading
-        probed.clear()  # what follows does not lean on the probes
     if len(fonts) <= options.font_shortlist:
         # few fonts (given with --font): every size, screened
         finals += search({font: plausible(font) for font in fonts})
