@@ -227,3 +227,33 @@ def test_the_reader_reads_regions_with_their_surroundings(fields) -> None:
         wide.append(cer(read_crops(crops)[0][0][0], t["text"]))
         bare.append(cer(read_crops([crop])[0][0][0], t["text"]))
     assert np.mean(wide) < 0.5 * np.mean(bare), (bare, wide)
+
+
+def test_a_line_not_recovered_is_read_again_in_the_font_of_its_neighbour(monkeypatch) -> None:
+    """The lines of one box share a font: when one line is recovered and another is not,
+    the other is decoded again with that font alone (the case file two_lines_one_box.png:
+    its second line was read in a wrong font, 3.5 sigma, and in the first line's font reads
+    exactly)."""
+    import depix.decode.region as region_module
+    from depix.data.render import LineStyle, render_lines
+    from depix.decode.decode import DecodeOptions, LineReading
+    from tests.test_decode import _pixelate
+
+    font = _font("DejaVuSansMono")
+    style = LineStyle(font, 14, (0, 0, 0), (255, 255, 255), x=2, y_jitter=0, line_gap=8)
+    image, _ = render_lines(["user: anna", "pass: 1234"], style, 56, 120)
+    observed = _pixelate(image, 4, 2, 1)
+    calls: list[tuple[int, object]] = []
+
+    def fake(crop, grid, options, mosaic_box=None, probes=()):
+        line = sum(1 for k, _ in calls if k == 0) if options.fonts is None else 1
+        calls.append((0 if options.fonts is None else 1, options.fonts))
+        if line == 0 or options.fonts == [font]:
+            return LineReading("ok", 1.0, True, font=font, size=14.0, residual=0.1)
+        return LineReading("", 0.2, False, "wrong font", font="other.ttf", residual=3.5)
+
+    monkeypatch.setattr(region_module, "decode_line", fake)
+    reading = region_module.decode_region(observed, 4, 2, 1, DecodeOptions(use_reader=False))
+    assert len(reading.lines) == 2
+    assert all(line.recovered for line in reading.lines)
+    assert calls[-1] == (1, [font])  # the second line again, in the first line's font

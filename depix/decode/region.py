@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -83,14 +83,29 @@ def decode_region(
     windows = line_windows(rows, (oy0, ox0, height, width), source.shape, block,
                            margin if image is not None else 0)  # fmt: skip
     options = options or DecodeOptions()
-    lines = []
+    jobs = []  # (crop, grid, mosaic box, probes) per line
     for (y0, y1), (top, left, bottom, right) in zip(rows, windows):
         crop = np.ascontiguousarray(source[oy0 + top : oy0 + bottom, ox0 + left : ox0 + right])
         grid = CellGrid(bottom - top, right - left, block, (offset_y - top) % block,
                         (offset_x - left) % block)  # fmt: skip
         inside = (y0 - top, -left, y1 - top, width - left)
         probes = reader_probes(crop, inside, grid) if options.use_reader else []
-        lines.append(decode_line(crop, grid, options, mosaic_box=inside, probes=probes))
+        jobs.append((crop, grid, inside, probes))
+    lines = [decode_line(c, g, options, mosaic_box=m, probes=p) for c, g, m, p in jobs]
+    # The lines of one box are mostly in one font: a line not recovered is read again in
+    # the font another line was recovered in (the case file two_lines_one_box.png: its
+    # second line's probes ranked that font too low).
+    found = [line.font for line in lines if line.recovered and line.font]
+    if found and len(lines) > 1:
+        for k, line in enumerate(lines):
+            if line.recovered or line.font == found[0]:
+                continue
+            crop, grid, inside, probes = jobs[k]
+            again = decode_line(crop, grid, replace(options, fonts=[found[0]]),
+                                mosaic_box=inside, probes=probes)  # fmt: skip
+            if again.recovered or again.confidence > line.confidence:
+                again.seconds += line.seconds
+                lines[k] = again
     return RegionReading(lines, rows, time.perf_counter() - start, crops=windows)
 
 
