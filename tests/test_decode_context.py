@@ -257,3 +257,24 @@ def test_a_line_not_recovered_is_read_again_in_the_font_of_its_neighbour(monkeyp
     assert len(reading.lines) == 2
     assert all(line.recovered for line in reading.lines)
     assert calls[-1] == (1, [font])  # the second line again, in the first line's font
+
+
+def test_reader_probes_keep_to_the_charset(fields) -> None:
+    """``--charset digits``: the reader's readings that rank the fonts hold digits only."""
+    from depix.decode.forward import CellGrid
+    from depix.decode.region import reader_probes
+    from depix.reader.read import shipped_reader_available
+    from depix.restore.api import _relative_grid
+
+    if not shipped_reader_available():
+        pytest.skip("the package holds no reader")
+    rgb, regions, _ = fields
+    r = regions[3]  # '4921 7734 0082'
+    block, _, oy, ox = _relative_grid(r)
+    crop = np.ascontiguousarray(rgb[r.y : r.y + r.h, r.x : r.x + r.w])
+    grid = CellGrid(r.h, r.w, block, oy, ox)
+    free = reader_probes(crop, (0, 0, r.h, r.w), grid)
+    allowed = set("0123456789 ")
+    digits = reader_probes(crop, (0, 0, r.h, r.w), grid, charset="0123456789 ")
+    assert digits and all(set(p) <= allowed for p in digits)
+    assert any(set(p) - allowed for p in free)  # unrestricted, the bare crop reads '_', 'A'...

@@ -1,20 +1,17 @@
-"""Character sets the decoder searches (``--charset``)."""
+"""Character sets the decoder searches (``--charset``): the reader's named sets
+(``depix.reader.charset.NAMED_CHARSETS``: one registry for both) or literal characters."""
 
 from __future__ import annotations
 
-import string
+from depix.reader.charset import NAMED_CHARSETS
 
-PRESETS = {
-    "digits": string.digits,
-    "hex": string.digits + "abcdefABCDEF",
-    "alnum": string.ascii_letters + string.digits,
-    "printable": "".join(chr(c) for c in range(32, 127)),  # printable ASCII, space included
-}
+PRESETS = NAMED_CHARSETS
 
 
 def resolve_charset(name_or_chars: str | None) -> str:
-    """A preset name (``digits``, ``hex``, ``alnum``, ``printable``; default printable) or the
-    characters themselves (e.g. ``"0123456789 -"``); returns the unique characters in order.
+    """A preset name (``digits``, ``hex``, ``hex_lower``, ``alpha``, ``alnum``, ``lower``,
+    ``upper``, ``printable``; default printable) or the characters themselves (e.g.
+    ``"0123456789 -"``); returns the unique characters in order.
 
     Raises ``ValueError`` for an empty set.
     """

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from depix.decode.charset import resolve_charset
 from depix.decode.decode import DecodeOptions, LineReading, decode_line, render_reading
 from depix.decode.forward import CellGrid
 from depix.restore.lines import MARGIN_CELLS, line_windows, quiet_surroundings, split_lines
@@ -83,13 +84,14 @@ def decode_region(
     windows = line_windows(rows, (oy0, ox0, height, width), source.shape, block,
                            margin if image is not None else 0)  # fmt: skip
     options = options or DecodeOptions()
+    charset = resolve_charset(options.charset)
     jobs = []  # (crop, grid, mosaic box, probes) per line
     for (y0, y1), (top, left, bottom, right) in zip(rows, windows):
         crop = np.ascontiguousarray(source[oy0 + top : oy0 + bottom, ox0 + left : ox0 + right])
         grid = CellGrid(bottom - top, right - left, block, (offset_y - top) % block,
                         (offset_x - left) % block)  # fmt: skip
         inside = (y0 - top, -left, y1 - top, width - left)
-        probes = reader_probes(crop, inside, grid) if options.use_reader else []
+        probes = reader_probes(crop, inside, grid, charset=charset) if options.use_reader else []
         jobs.append((crop, grid, inside, probes))
     lines = [decode_line(c, g, options, mosaic_box=m, probes=p) for c, g, m, p in jobs]
     # The lines of one box are mostly in one font: a line not recovered is read again in
@@ -113,17 +115,22 @@ PROBES = 3  # the reader's readings of a line that order the fonts (depix.decode
 
 
 def reader_probes(
-    crop: np.ndarray, inside: tuple[int, int, int, int], grid: CellGrid, count: int = PROBES
+    crop: np.ndarray,
+    inside: tuple[int, int, int, int],
+    grid: CellGrid,
+    count: int = PROBES,
+    charset: str | None = None,
 ) -> list[str]:
     """The shipped reader's ``count`` best readings of one line's crop (uint8 (H, W, 3);
-    ``inside``: the mosaic's box in it, unpixelated content outside blanked first), or ``[]``
-    when the package holds no reader."""
+    ``inside``: the mosaic's box in it, unpixelated content outside blanked first), restricted
+    to ``charset`` (characters; None: any), or ``[]`` when the package holds no reader."""
     from depix.reader.read import read_crops, shipped_reader_available
 
     if not shipped_reader_available():
         return []
     calm = quiet_surroundings(crop, inside, grid.block, grid.offset_y, grid.offset_x)
-    return [text for text, _ in read_crops([calm], top_k=count)[0][:count] if text.strip()]
+    found = read_crops([calm], top_k=count, charset=charset)[0][:count]
+    return [text for text, _ in found if text.strip()]
 
 
 def render_region(reading: RegionReading, height: int, width: int) -> np.ndarray | None:

@@ -176,13 +176,17 @@ def _shipped_reader() -> Reader:
 
 
 def read_crops(
-    crops: Sequence[np.ndarray], reader: str | Path | Reader | None = None, top_k: int = 5
+    crops: Sequence[np.ndarray],
+    reader: str | Path | Reader | None = None,
+    top_k: int = 5,
+    charset: str | None = None,
 ) -> list[list[tuple[str, float]]]:
     """Read uint8 RGB crops (H, W, 3) of pixelated text, each as one line.
 
     ``reader``: a ``Reader``, or a reader file / checkpoint / run folder (default: the
-    shipped ``depix/weights/reader-small.pt``). Returns ``Reader.read_lines``'s candidates.
-    A crop holding several lines should be split first (``depix.restore.lines``).
+    shipped ``depix/weights/reader-small.pt``); ``charset``: as ``Reader.read_lines``'s.
+    Returns ``Reader.read_lines``'s candidates. A crop holding several lines should be split
+    first (``depix.restore.lines``).
     """
     if reader is None:
         reader = _shipped_reader()
@@ -191,7 +195,7 @@ def read_crops(
     images = [
         torch.from_numpy(np.ascontiguousarray(c)).permute(2, 0, 1).float() / 255 for c in crops
     ]
-    return reader.read_lines(images, top_k=top_k)
+    return reader.read_lines(images, top_k=top_k, charset=charset)
 
 
 def shipped_reader_available() -> bool:

@@ -141,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--charset",
         default="printable",
-        help="with --read/--decode: characters to search: digits, hex, alnum, printable "
-        "(default) or the characters themselves",
+        help="with --read/--decode: characters to search: digits, hex, hex_lower, alpha, "
+        "alnum, lower, upper, printable (default) or the characters themselves",
     )
     parser.add_argument(
         "--pattern",
