@@ -16,8 +16,9 @@ class DecoderTextMethod:
     """``method(observed, grid, condition) -> list[str]``: the decoder's best string per line.
 
     Uses the observed pixels and the grid only (never the condition's font, size, averaging
-    or JPEG: unknown in real use). ``fonts``: ``"all"`` (the whole library, as depix-restore
-    searches it) or a list of font files. After each call, ``last_confidences`` holds one
+    or JPEG: unknown in real use); the shipped reader's readings pick the fonts to try, as in
+    depix-restore (``decode.region.reader_probes``). ``fonts``: ``"all"`` (the whole library,
+    as depix-restore searches it) or a list of font files. After each call, ``last_confidences`` holds one
     confidence per image and ``last_fonts`` the font that matched.
     """
 
