@@ -14,7 +14,10 @@ puts its first ink in the observed first ink cell (and its top in the first ink 
 of a block of slack for faint rows), its cell means ``C`` (one per cell) come from an
 integral image, and the ink colour ``v`` (3,) that minimises ``sum |O - bg - C v|^2`` over the
 cells is closed-form (``O``: observed cell means in the averaging space: 8-bit levels for
-sRGB means, linear light for linear-light means, where compositing is linear in ``c``).
+sRGB means, linear light for linear-light means, where compositing is linear in ``c``). The
+8 best positions are then costed with each cell's squared residual capped at a quarter of
+the contrast, squared (a robust, Tukey-like loss: a wrong character of the probe spoils
+only its own cells). The best position and averaging are kept for the search to start from.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class ProbeTarget:
         r0, r1, c0, c1 = self.ink_box
         # the observed ink's width (px) lies between these (its first and last ink cells)
         self.width_range = (max(1, (c1 - c0 - 2) * block + 1), (c1 - c0) * block)
-        self._costs: dict[tuple, float] = {}
+        self._costs: dict[tuple, tuple[float, tuple[int, int, str] | None]] = {}
 
     def cost(self, font: str, size: float, text: str, cap: float | None = 0.25) -> float:
         """``probe_cost`` of this line, kept: a probe is drawn once per font and size."""
