@@ -468,47 +468,39 @@ def decode_line(
         # colour again. A line that explains the mosaic within the noise ends it early.
         finals: list[tuple[Hypothesis, float]] = []
         for _, font, size, best, fg_screen, averaging in screened[: options.finalists]:
-            glyphs = glyph_set(font, size, charset, options.antialias)
-            near = {(best.state.x + dx, best.state.top + dy) for dx in (-1, 0, 1)
-                    for dy in (-1, 0, 1)}  # fmt: skip
-            model = LineModel(glyphs, grid, fg_screen, bg_t, averaging)
-            scorer = Scorer(model, observed, sigma)
-            all_starts = _starts(model, box, faint)
-            starts = [p for p in all_starts if p in near] or all_starts
-            found = beam_search(model, scorer, starts, chars, beam=options.beam,
-                                ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
-            for f in found:
-                fg = refine_colour(glyphs, grid, f.state.text, f.state.x, f.state.top,
-                                   f.foreground, bg_t, averaging, observed, sigma)  # fmt: skip
-                h = replace(model.hypothesis(f.state), foreground=fg)
-                finals.append((h, f.cost))
-            if found and math.sqrt(max(found[0].cost, 0.0) / cells) <= options.good_fit:
+            found = full_beam(font, size, fg_screen, averaging, (best.state.x, best.state.top), 1)
+            finals += found
+            if found and math.sqrt(max(found[0][1], 0.0) / cells) <= options.good_fit:
                 break
         return finals
 
     def plausible(font: str) -> list[float]:
         return _plausible_sizes(font, n_rows, grid.block, options.size_step)
 
-    def final(font: str, size: float, where: tuple[int, int, str]) -> list:
-        """The full beam from where the probes put the line (2 px of slack across, 1 down),
-        in their averaging; the search profiles the text colour."""
+    def full_beam(
+        font: str, size: float, fg: tuple, averaging: str, near: tuple[float, int], slack: int
+    ) -> list[tuple[Hypothesis, float]]:
+        """The full beam from the starts within ``slack`` px across (one down) of ``near``
+        (x, top; all starts when none is), each line's text colour refitted; its finished
+        lines with their search costs, best first."""
         glyphs = glyph_set(font, size, charset, options.antialias)
-        x, top, averaging = where[0] - grid.pad_x, where[1] - grid.pad_y, where[2]
-        model = LineModel(glyphs, grid, fg0, bg_t, averaging)
+        model = LineModel(glyphs, grid, fg, bg_t, averaging)
         scorer = Scorer(model, observed, sigma)
         all_starts = _starts(model, box, faint)
-        starts = [p for p in all_starts if abs(p[0] - x) <= 2 and abs(p[1] - top) <= 1]
+        starts = [p for p in all_starts
+                  if abs(p[0] - near[0]) <= slack and abs(p[1] - near[1]) <= 1]  # fmt: skip
         found = beam_search(model, scorer, starts or all_starts, chars, beam=options.beam,
                             ink_right=ink_right, pattern=pattern, keep=4)  # fmt: skip
         out = []
         for f in found:
-            fg = refine_colour(glyphs, grid, f.state.text, f.state.x, f.state.top,
-                               f.foreground, bg_t, averaging, observed, sigma)  # fmt: skip
-            out.append((replace(model.hypothesis(f.state), foreground=fg), f.cost))
+            colour = refine_colour(glyphs, grid, f.state.text, f.state.x, f.state.top,
+                                   f.foreground, bg_t, averaging, observed, sigma)  # fmt: skip
+            out.append((replace(model.hypothesis(f.state), foreground=colour), f.cost))
         return out
 
     probes = [p for p in probes if p.strip()]
     finals: list[tuple[Hypothesis, float]] = []
+    exact: dict[Hypothesis, float] = {}  # reference costs, kept across the rounds' verifications
     if probes:
         # Probe-guided: the (font, size) pairs the probes draw best, a few per round, each
         # searched with the full beam from the probes' position; each round's best guess (a
@@ -533,8 +525,11 @@ def decode_line(
                     batch.setdefault(font, size)
             for font, size in batch.items():
                 tried.add((font, size))
-                finals += final(font, size, target.position(font, size))
-                reading = _verify(finals, grid, observed, sigma, options, start)
+                x, top, averaging = target.position(font, size)
+                # where the probes put the line (2 px of slack across: a wrong first character)
+                near = (x - grid.pad_x, top - grid.pad_y)
+                finals += full_beam(font, size, fg0, averaging, near, 2)
+                reading = _verify(finals, grid, observed, sigma, options, start, exact)
                 if _settled(reading, few_fonts):
                     break
             if reading is not None and _settled(reading, few_fonts):
@@ -551,7 +546,7 @@ def decode_line(
         finals += search({font: plausible(font) for font in shortlist})
     if not finals:
         return _not_recovered("no font of the library fits the rows of the text", start)
-    return _verify(finals, grid, observed, sigma, options, start)
+    return _verify(finals, grid, observed, sigma, options, start, exact)
 
 
 def _settled(reading: LineReading, few_fonts: bool = False) -> bool:
@@ -569,11 +564,17 @@ def _verify(
     sigma: float,
     options: DecodeOptions,
     start: float,
+    exact: dict[Hypothesis, float] | None = None,
 ) -> LineReading:
-    """Rescore the finalists exactly, keep the best per string, and set the confidence."""
+    """Rescore the finalists exactly, keep the best per string, and set the confidence.
+    ``exact``: reference costs already computed (read and filled; the probe rounds verify
+    after each search, mostly the same finalists again)."""
+    exact = {} if exact is None else exact
     best_per_text: dict[str, tuple[float, Hypothesis]] = {}
     for h, _ in sorted(finals, key=lambda t: t[1])[: 4 * options.alternatives]:
-        cost = _exact_cost(h, grid, observed, sigma)
+        if h not in exact:
+            exact[h] = _exact_cost(h, grid, observed, sigma)
+        cost = exact[h]
         if h.text not in best_per_text or cost < best_per_text[h.text][0]:
             best_per_text[h.text] = (cost, h)
     if not best_per_text:

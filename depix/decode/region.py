@@ -10,7 +10,7 @@ import numpy as np
 from depix.decode.charset import resolve_charset
 from depix.decode.decode import DecodeOptions, LineReading, decode_line, render_reading
 from depix.decode.forward import CellGrid
-from depix.restore.lines import MARGIN_CELLS, line_windows, quiet_surroundings, split_lines
+from depix.restore.lines import MARGIN_CELLS, line_crops, quiet_surroundings, split_lines
 
 
 @dataclass
@@ -79,20 +79,19 @@ def decode_region(
     """
     start = time.perf_counter()
     rows = split_lines(rgb, block, offset_y, offset_x)
-    height, width = rgb.shape[:2]
-    source, (oy0, ox0) = (rgb, (0, 0)) if image is None else (image, origin)
-    windows = line_windows(rows, (oy0, ox0, height, width), source.shape, block,
-                           margin if image is not None else 0)  # fmt: skip
+    source, origin = (rgb, (0, 0)) if image is None else (image, origin)
+    region = (*origin, *rgb.shape[:2])
+    crops = line_crops(source, region, rows, block, offset_y, offset_x,
+                       margin if image is not None else 0)  # fmt: skip
     options = options or DecodeOptions()
     charset = resolve_charset(options.charset)
     jobs = []  # (crop, grid, mosaic box, probes) per line
-    for (y0, y1), (top, left, bottom, right) in zip(rows, windows):
-        crop = np.ascontiguousarray(source[oy0 + top : oy0 + bottom, ox0 + left : ox0 + right])
-        grid = CellGrid(bottom - top, right - left, block, (offset_y - top) % block,
-                        (offset_x - left) % block)  # fmt: skip
-        inside = (y0 - top, -left, y1 - top, width - left)
-        probes = reader_probes(crop, inside, grid, charset=charset) if options.use_reader else []
-        jobs.append((crop, grid, inside, probes))
+    for c in crops:
+        grid = CellGrid(*c.pixels.shape[:2], block, c.offset_y, c.offset_x)
+        probes = (
+            reader_probes(c.pixels, c.inside, grid, charset=charset) if options.use_reader else []
+        )
+        jobs.append((c.pixels, grid, c.inside, probes))
     lines = [decode_line(c, g, options, mosaic_box=m, probes=p) for c, g, m, p in jobs]
     # The lines of one box are mostly in one font: a line not recovered is read again in
     # the font another line was recovered in (the case file two_lines_one_box.png: its
@@ -108,7 +107,7 @@ def decode_region(
             if again.recovered or again.confidence > line.confidence:
                 again.seconds += line.seconds
                 lines[k] = again
-    return RegionReading(lines, rows, time.perf_counter() - start, crops=windows)
+    return RegionReading(lines, rows, time.perf_counter() - start, crops=[c.window for c in crops])
 
 
 PROBES = 3  # the reader's readings of a line that order the fonts (depix.decode.probe)

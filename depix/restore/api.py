@@ -423,21 +423,13 @@ def _reader_crops(rgb, region, bands) -> list[np.ndarray]:
     `harker42`, `bF1a7c28`, `4923 7738 92` (truth: anna.weber, hunter42, 9f3a7c21,
     4921 7734 0082): the bare crop loses the rows a glyph only grazes. A region seen through
     a rescale (fractional cells) or with non-square cells is read as it is."""
-    from depix.restore.lines import line_windows, quiet_surroundings
+    from depix.restore.lines import line_crops
 
     r = region
-    crop = rgb[r.y : r.y + r.h, r.x : r.x + r.w]
     block, block_w, oy, ox = _relative_grid(r)
     if r.pitch is not None or block != block_w:
-        return [crop[y0:y1] for y0, y1 in bands]
-    crops = []
-    for (y0, y1), (top, left, bottom, right) in zip(
-        bands, line_windows(bands, (r.y, r.x, r.h, r.w), rgb.shape, block)
-    ):
-        window = rgb[r.y + top : r.y + bottom, r.x + left : r.x + right]
-        inside = (y0 - top, -left, y1 - top, r.w - left)
-        crops.append(quiet_surroundings(window, inside, block, oy - top, ox - left))
-    return crops
+        return [rgb[r.y : r.y + r.h, r.x : r.x + r.w][y0:y1] for y0, y1 in bands]
+    return [c.quiet() for c in line_crops(rgb, (r.y, r.x, r.h, r.w), bands, block, oy, ox)]
 
 
 DRAW_CONFIDENCE = 0.9  # decoded text replaces the model's output from this confidence on

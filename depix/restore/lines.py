@@ -9,6 +9,8 @@ the line spacing) cannot be told apart and stay one line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -127,3 +129,50 @@ def quiet_surroundings(
         keys, counts = np.unique(np.round(cells / 4).astype(int), axis=0, return_counts=True)
         out[mask] = np.clip(keys[np.argmax(counts)] * 4, 0, 255).astype(np.uint8)
     return out
+
+
+@dataclass(frozen=True)
+class LineCrop:
+    """One line of a region cut from the picture with its surroundings (``line_windows``).
+
+    ``pixels``: uint8 (H, W, 3); ``window``: (top, left, bottom, right) in region pixels;
+    ``inside``: (y0, x0, y1, x1), the line's part of the mosaic in crop pixels;
+    ``block``, ``offset_y``, ``offset_x``: the grid in crop coordinates.
+    """
+
+    pixels: np.ndarray
+    window: tuple[int, int, int, int]
+    inside: tuple[int, int, int, int]
+    block: int
+    offset_y: int
+    offset_x: int
+
+    def quiet(self) -> np.ndarray:
+        """The pixels with unpixelated content outside the mosaic blanked
+        (``quiet_surroundings``): what a reader should read."""
+        return quiet_surroundings(self.pixels, self.inside, self.block, self.offset_y,
+                                  self.offset_x)  # fmt: skip
+
+
+def line_crops(
+    image: np.ndarray,
+    region: tuple[int, int, int, int],
+    bands: list[tuple[int, int]],
+    block: int,
+    offset_y: int,
+    offset_x: int,
+    margin: int = MARGIN_CELLS,
+) -> list[LineCrop]:
+    """Each band of a region cut from ``image`` (uint8 (H, W, 3)) with ``margin`` cells of
+    its surroundings (``line_windows``). ``region``: (y, x, h, w) picture pixels; ``bands``:
+    ``split_lines``'s rows; ``offset_y``/``offset_x``: grid lines at ``offset + k * block``
+    in region coordinates."""
+    y, x, h, w = region
+    crops = []
+    for (y0, y1), (top, left, bottom, right) in zip(
+        bands, line_windows(bands, region, image.shape, block, margin)
+    ):
+        pixels = np.ascontiguousarray(image[y + top : y + bottom, x + left : x + right])
+        crops.append(LineCrop(pixels, (top, left, bottom, right), (y0 - top, -left, y1 - top, w - left),
+                              block, (offset_y - top) % block, (offset_x - left) % block))  # fmt: skip
+    return crops
