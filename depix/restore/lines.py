@@ -19,6 +19,13 @@ from depix.degrade.mosaic import mosaic
 INK_LEVELS = 12.0  # a cell this far (max over channels, 8-bit levels) from the background holds ink
 
 
+def common_colour(values: np.ndarray) -> np.ndarray:
+    """The most common colour of ``values`` (N, 3) in 8-bit levels, to 4 levels (a mosaic's
+    background: most of its cells)."""
+    keys, counts = np.unique(np.round(values / 4).astype(int), axis=0, return_counts=True)
+    return keys[np.argmax(counts)] * 4
+
+
 def split_lines(
     rgb: np.ndarray, block: int, offset_y: int = 0, offset_x: int = 0
 ) -> list[tuple[int, int]]:
@@ -39,8 +46,7 @@ def split_lines(
     means = mosaic(x, block, block, offset_y % block, offset_x % block)[0].permute(1, 2, 0)
     cells = means.numpy()
     flat = cells.reshape(-1, 3)
-    keys, counts = np.unique(np.round(flat / 4).astype(int), axis=0, return_counts=True)
-    background = keys[np.argmax(counts)] * 4
+    background = common_colour(flat)
     ink_rows = np.abs(cells - background).max(-1).max(-1) > INK_LEVELS  # (H,)
     # One value per cell row: pixel rows of a cell row share their cell means.
     first = offset_y % block
@@ -126,8 +132,7 @@ def quiet_surroundings(
     mask = busy & outside
     if mask.any():
         cells = means[0].permute(1, 2, 0).numpy()[~mask]
-        keys, counts = np.unique(np.round(cells / 4).astype(int), axis=0, return_counts=True)
-        out[mask] = np.clip(keys[np.argmax(counts)] * 4, 0, 255).astype(np.uint8)
+        out[mask] = np.clip(common_colour(cells), 0, 255).astype(np.uint8)
     return out
 
 
